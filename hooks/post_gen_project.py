@@ -1,0 +1,380 @@
+"""Finish the generated project: prune, lock, validate, git init, and report what was checked.
+
+Runs in the new project directory, in whatever Python runs cookiecutter: standard library only
+(PyYAML, a dependency of cookiecutter itself, parses the CI files).
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+# The one manifest of conditional files: (answer, value) -> paths that value leaves out.
+# Only files are removed, then folders left empty, so a user's own files in a folder survive.
+UNSELECTED_PATHS = {
+    ("app_type", "fastapi"): ["src/{package_name}/cli.py", "tests/test_cli.py"],
+    ("app_type", "cli"): ["src/{package_name}/app.py", "tests/test_app.py"],
+    ("ci_provider", "github"): [".gitlab-ci.yml"],
+    ("ci_provider", "gitlab"): [".github/workflows/ci.yml", ".github/dependabot.yml"],
+    ("ci_provider", "none"): [".gitlab-ci.yml", ".github/workflows/ci.yml", ".github/dependabot.yml"],
+    ("license", "Proprietary"): ["LICENSE"],
+}
+DOCKERFILE_STAGES = ("poetry", "dependencies", "test", "runtime")
+DOCKER_BUILD_IMAGE_TAG = "{project_slug}:dev"
+HEALTH_TIMEOUT_SECONDS = 30
+TAIL_LINES = 25
+# Locking and checking need no environment; without this, Poetry would create .venv from whatever
+# Python is on PATH, maybe not the project's version.
+NO_VENV = {"POETRY_VIRTUALENVS_CREATE": "false"}
+
+
+class StepFailed(Exception):
+    """A step failed: its last output lines and the command that reproduces it."""
+
+    def __init__(self, message, output="", command=None):
+        super().__init__(message)
+        self.output = output
+        self.command = command
+
+
+class StepSkipped(Exception):
+    """A step cannot run on this machine; the message says why."""
+
+
+class Report:
+    """Runs the steps one after another and keeps a row per step for the summary."""
+
+    def __init__(self):
+        self.rows = []
+
+    def step(self, name, action, *args):
+        print(f"==> {name}", flush=True)
+        started = time.monotonic()
+        try:
+            note = action(*args) or ""
+            result = "ok"
+        except StepSkipped as skipped:
+            note, result = str(skipped), "skipped"
+            print(f"    skipped: {note}", flush=True)
+        except StepFailed:
+            self.rows.append((name, "FAILED", time.monotonic() - started, ""))
+            raise
+        self.rows.append((name, result, time.monotonic() - started, note))
+
+    def not_run(self, name, reason):
+        self.rows.append((name, "not run", 0.0, reason))
+
+    def print_summary(self):
+        width = max(len(row[0]) for row in self.rows)
+        print(f"\n{'step'.ljust(width)}  {'result':8} {'seconds':>7}  note")
+        for name, result, seconds, note in self.rows:
+            print(f"{name.ljust(width)}  {result:8} {seconds:7.1f}  {note}")
+
+
+def tail(text, lines=TAIL_LINES):
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def tool_environment(extra):
+    """The environment for Poetry and Docker, without an activated virtualenv of the caller's.
+
+    Poetry installs into an activated virtualenv; the project's tools belong in its own .venv.
+    """
+    env = dict(os.environ)
+    env.pop("VIRTUAL_ENV", None)
+    env["DOCKER_BUILDKIT"] = "1"
+    env.update(extra or {})
+    return env
+
+
+def run(command, *, timeout=None, env=None):
+    """Run a command in the project; raise StepFailed with its output when it fails."""
+    try:
+        completed = subprocess.run(
+            command, capture_output=True, text=True, env=tool_environment(env), timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired as expired:
+        raise StepFailed(f"{command[0]} took longer than {timeout} s", str(expired.output or ""), command) from None
+    if completed.returncode != 0:
+        raise StepFailed(
+            f"{' '.join(command[:3])} exited with {completed.returncode}",
+            completed.stdout + completed.stderr,
+            command,
+        )
+    return completed.stdout
+
+
+def prune_unselected_files(answers):
+    """Remove the files of the options not chosen, then the folders that left empty."""
+    for (question, value), paths in UNSELECTED_PATHS.items():
+        if answers[question] != value:
+            continue
+        for pattern in paths:
+            path = Path(pattern.format(**answers))
+            path.unlink(missing_ok=True)
+            for folder in path.parents[:-1]:
+                if folder.is_dir() and not any(folder.iterdir()):
+                    folder.rmdir()
+
+
+def find_poetry():
+    """Return the path of a Poetry 2 on PATH, or raise StepFailed naming the way out."""
+    poetry = shutil.which("poetry")
+    if poetry is None:
+        raise StepFailed(
+            "Poetry was not found on PATH. Install Poetry 2 (https://python-poetry.org/docs/#installation), "
+            "or answer lock_dependencies=no and validate_build=none, then run 'poetry lock' later."
+        )
+    version = run([poetry, "--version"])
+    match = re.search(r"(\d+)\.\d+", version)
+    if not match or match[1] != "2":
+        raise StepFailed(f"{version.strip()} is on PATH; this project needs Poetry 2. Upgrade with 'poetry self update'.")
+    return poetry
+
+
+def lock_dependencies(answers):
+    """Resolve the dependencies into poetry.lock with the project's package index."""
+    try:
+        run([find_poetry(), "lock"], env=NO_VENV)
+    except StepFailed as failure:
+        index = answers["package_index_url"] or "PyPI"
+        failure.args = (
+            f"poetry lock failed against {index}. Check that the index is reachable (or fix package_index_url), "
+            "or generate with lock_dependencies=no and run 'poetry lock' later.",
+        )
+        raise
+    return f"poetry.lock written ({answers['package_index_url'] or 'PyPI'})"
+
+
+def require_lock():
+    if not Path("poetry.lock").exists():
+        raise StepSkipped("no poetry.lock (lock_dependencies=no): run 'poetry lock'")
+
+
+def check_lock(_answers):
+    require_lock()
+    run([find_poetry(), "check", "--lock"], env=NO_VENV)
+    return "pyproject.toml and poetry.lock agree"
+
+
+def check_dockerfile(answers):
+    """The Dockerfile has the expected stages, the pinned Poetry and the chosen base image."""
+    text = Path("Dockerfile").read_text(encoding="utf-8")
+    stages = re.findall(r"^FROM\s+\S+\s+AS\s+(\S+)", text, re.MULTILINE | re.IGNORECASE)
+    problems = []
+    if tuple(stages) != DOCKERFILE_STAGES:
+        problems.append(f"stages are {stages}, expected {list(DOCKERFILE_STAGES)}")
+    if not re.search(r"^ARG POETRY_VERSION=\d+\.\d+\.\d+$", text, re.MULTILINE):
+        problems.append("ARG POETRY_VERSION is not pinned to an exact x.y.z version")
+    if f"ARG PYTHON_IMAGE={answers['docker_base_image']}\n" not in text:
+        problems.append(f"ARG PYTHON_IMAGE does not default to {answers['docker_base_image']}")
+    if problems:
+        raise StepFailed("Dockerfile: " + "; ".join(problems))
+    return "stages " + ", ".join(stages) + "; Poetry pinned"
+
+
+def check_ci_files(answers):
+    files = sorted(Path(".github").rglob("*.yml")) + sorted(Path(".").glob(".gitlab-ci.yml"))
+    if not files:
+        return "no CI files (ci_provider=none)"
+    import yaml  # noqa: PLC0415 - cookiecutter's own dependency, needed only here
+
+    for path in files:
+        try:
+            yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as error:
+            raise StepFailed(f"{path} is not valid YAML", str(error)) from None
+    return ", ".join(str(path) for path in files) + " parse"
+
+
+def find_python(version):
+    """A Python of the project's version on this machine, or None."""
+    for name in (f"python{version}", "python3", "python"):
+        python = shutil.which(name)
+        if python and run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"]).strip() == version:
+            return python
+    return None
+
+
+def install_project(answers):
+    require_lock()
+    python = find_python(answers["python_version"])
+    if python is None:
+        raise StepSkipped(f"no Python {answers['python_version']} on PATH to create .venv with")
+    poetry = find_poetry()
+    run([poetry, "env", "use", python])
+    run([poetry, "install"])
+    return ".venv created with the dev group"
+
+
+def run_project_checks(_answers):
+    if not Path(".venv").is_dir():
+        raise StepSkipped("the project was not installed")
+    run([find_poetry(), "run", "poe", "check"])
+    return "poe check: lint, typecheck, tests"
+
+
+def docker_engine_answers():
+    docker = shutil.which("docker")
+    if docker is None:
+        return None
+    try:
+        run([docker, "info"], timeout=20)
+    except StepFailed:
+        return None
+    return docker
+
+
+def require_docker():
+    docker = docker_engine_answers()
+    if docker is None:
+        raise StepSkipped(
+            "no Docker engine answers (docker info failed): start Docker, or point DOCKER_HOST at a running engine"
+        )
+    return docker
+
+
+def ensure_base_image(answers):
+    """The engine has docker_base_image, or can pull it."""
+    require_lock()
+    docker, image = require_docker(), answers["docker_base_image"]
+    try:
+        run([docker, "image", "inspect", image])
+        return f"{image} is present"
+    except StepFailed:
+        pass
+    try:
+        run([docker, "pull", image])
+    except StepFailed as failure:
+        failure.args = (
+            f"the base image {image} is not on this Docker engine and cannot be pulled. Pull or load it, "
+            "or generate with docker_base_image set to an image your engine has or can pull (a registry mirror).",
+        )
+        raise
+    return f"{image} pulled"
+
+
+def build_image(answers):
+    require_lock()
+    tag = DOCKER_BUILD_IMAGE_TAG.format(**answers)
+    run([require_docker(), "build", "--tag", tag, "."])
+    return f"image {tag}"
+
+
+def smoke_run_image(answers):
+    require_lock()
+    docker = require_docker()
+    image = DOCKER_BUILD_IMAGE_TAG.format(**answers)
+    if answers["app_type"] == "cli":
+        run([docker, "run", "--rm", image, "--help"], timeout=60)
+        return f"{image} --help"
+    container = f"{answers['project_slug']}-validate-{uuid.uuid4().hex[:8]}"
+    try:
+        run([docker, "run", "--detach", "--name", container, "--publish", "127.0.0.1::8000", image], timeout=60)
+        address = run([docker, "port", container, "8000/tcp"]).splitlines()[0].strip()
+        url = f"http://{address}/health"
+        wait_for_health(url, container, docker, image)
+    finally:
+        subprocess.run([docker, "rm", "--force", container], capture_output=True, check=False)
+    return f"GET /health answered 200 on {address}"
+
+
+def wait_for_health(url, container, docker, image):
+    deadline = time.monotonic() + HEALTH_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own container
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    logs = subprocess.run([docker, "logs", container], capture_output=True, text=True, check=False)
+    raise StepFailed(
+        f"GET {url} did not answer 200 within {HEALTH_TIMEOUT_SECONDS} s",
+        logs.stdout + logs.stderr,
+        [docker, "run", "--rm", "--publish", "127.0.0.1:8000:8000", image],
+    )
+
+
+STATIC_STEPS = (("poetry check --lock", check_lock), ("Dockerfile", check_dockerfile), ("CI files", check_ci_files))
+INSTALL_STEPS = (("poetry install", install_project), ("poe check", run_project_checks))
+IMAGE_STEPS = (("base image", ensure_base_image), ("docker build", build_image), ("docker run", smoke_run_image))
+
+
+def validate_build(answers, report):
+    """Run the validation steps of the chosen level; 'full' turns every skip into a failure."""
+    level = answers["validate_build"]
+    if level == "none":
+        report.not_run("validation", "validate_build=none")
+        return
+    steps = STATIC_STEPS if level == "static" else STATIC_STEPS + INSTALL_STEPS + IMAGE_STEPS
+    for name, action in steps:
+        if level == "full":
+            report.step(name, require_step, name, action, answers)
+        else:
+            report.step(name, action, answers)
+    if level == "static":
+        report.not_run("install, poe check, image", "validate_build=static")
+
+
+def require_step(name, action, answers):
+    try:
+        return action(answers)
+    except StepSkipped as skipped:
+        raise StepFailed(
+            f"validate_build=full needs the '{name}' step, which cannot run here: {skipped}. "
+            "Fix that, or choose validate_build=auto (runs what this machine can) or static."
+        ) from None
+
+
+def init_git_repository(answers):
+    if answers["init_git"] != "yes":
+        raise StepSkipped("init_git=no")
+    if Path(".git").exists():
+        raise StepSkipped("already a git repository")
+    git = shutil.which("git")
+    if git is None:
+        raise StepSkipped("git is not on PATH")
+    run([git, "init", "--quiet", "--initial-branch=main"])
+    return "git init (branch main); nothing committed"
+
+
+def print_failure(failure):
+    print(f"\nerror: {failure}", file=sys.stderr)
+    if failure.output:
+        print(f"--- last lines of its output ---\n{tail(failure.output)}\n---", file=sys.stderr)
+    if failure.command:
+        print(
+            "to reproduce: generate again with --keep-project-on-failure, then in the project run:\n  "
+            + " ".join(failure.command),
+            file=sys.stderr,
+        )
+
+
+def main(answers):
+    report = Report()
+    prune_unselected_files(answers)
+    try:
+        if answers["lock_dependencies"] == "yes":
+            report.step("poetry lock", lock_dependencies, answers)
+        else:
+            report.not_run("poetry lock", "lock_dependencies=no: run 'poetry lock' before building")
+        validate_build(answers, report)
+        report.step("git init", init_git_repository, answers)
+    except StepFailed as failure:
+        report.print_summary()
+        print_failure(failure)
+        return 1
+    report.print_summary()
+    print(f"\n{answers['project_name']} is ready in {Path.cwd()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(json.loads({{ cookiecutter | jsonify | tojson }})))
