@@ -134,7 +134,9 @@ def find_poetry():
     version = run([poetry, "--version"])
     match = re.search(r"(\d+)\.\d+", version)
     if not match or match[1] != "2":
-        raise StepFailed(f"{version.strip()} is on PATH; this project needs Poetry 2. Upgrade with 'poetry self update'.")
+        raise StepFailed(
+            f"{version.strip()} is on PATH; this project needs Poetry 2. Upgrade with 'poetry self update'."
+        )
     return poetry
 
 
@@ -183,7 +185,7 @@ def check_ci_files(answers):
     files = sorted(Path(".github").rglob("*.yml")) + sorted(Path(".").glob(".gitlab-ci.yml"))
     if not files:
         return "no CI files (ci_provider=none)"
-    import yaml  # noqa: PLC0415 - cookiecutter's own dependency, needed only here
+    import yaml
 
     for path in files:
         try:
@@ -289,7 +291,7 @@ def wait_for_health(url, container, docker, image):
     deadline = time.monotonic() + HEALTH_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own container
+            with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
                     return
         except OSError:
@@ -377,4 +379,5 @@ def main(answers):
 
 
 if __name__ == "__main__":
-    sys.exit(main(json.loads({{ cookiecutter | jsonify | tojson }})))
+    # Cookiecutter renders its answers here as a JSON string literal.
+    sys.exit(main(json.loads({{cookiecutter | jsonify | tojson}})))  # noqa: F821

@@ -111,4 +111,5 @@ def main(answers):
 
 
 if __name__ == "__main__":
-    sys.exit(main(json.loads({{ cookiecutter | jsonify | tojson }})))
+    # Cookiecutter renders its answers here as a JSON string literal.
+    sys.exit(main(json.loads({{cookiecutter | jsonify | tojson}})))  # noqa: F821
