@@ -1,0 +1,152 @@
+"""Shared fixtures: the option matrix from cookiecutter.json, baking, Poetry, and Docker."""
+
+import importlib.util
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+TEMPLATE_DIR = Path(__file__).resolve().parents[1]
+COOKIECUTTER_JSON = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text(encoding="utf-8"))
+PYTHON_VERSIONS = COOKIECUTTER_JSON["python_version"]
+POETRY_VERSION = COOKIECUTTER_JSON["_poetry_version"]
+MATRIX_QUESTIONS = ("app_type", "ci_provider", "license")
+OPTION_MATRIX = [
+    dict(zip(MATRIX_QUESTIONS, values, strict=True))
+    for values in itertools.product(*(COOKIECUTTER_JSON[question] for question in MATRIX_QUESTIONS))
+]
+# The index the tests lock against: PyPI's PEP 503 simple index, which Poetry reads as a legacy source.
+PACKAGE_INDEX_URL = os.environ.get("TEMPLATE_TEST_INDEX_URL", "https://pypi.org/simple/")
+HOST_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+# Answers that keep a bake offline and fast; tests that lock or validate say so.
+FAST_ANSWERS = {"lock_dependencies": "no", "validate_build": "none", "init_git": "no"}
+# Debian suites that ship these Python versions, for the stand-in base images.
+STANDIN_PYTHON_VERSIONS = ("3.11", "3.13")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@dataclass
+class Bake:
+    returncode: int
+    stdout: str
+    stderr: str
+    output_dir: Path
+    answers: dict
+
+    @property
+    def project(self) -> Path:
+        return self.output_dir / self.answers.get("project_slug", "my-service")
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def tool_environment(**extra: str) -> dict:
+    """This environment without the template's activated virtualenv, as a user's shell would be."""
+    env = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
+    env.update(extra)
+    return env
+
+
+def bake(output_dir: Path, *, overwrite: bool = False, env: dict | None = None, **answers: str) -> Bake:
+    """Run the real cookiecutter CLI on the template with --no-input and these answers."""
+    answers = {**FAST_ANSWERS, **answers}
+    command = [sys.executable, "-m", "cookiecutter", str(TEMPLATE_DIR), "--no-input", "--output-dir", str(output_dir)]
+    if overwrite:
+        command.append("--overwrite-if-exists")
+    command += [f"{key}={value}" for key, value in answers.items()]
+    completed = subprocess.run(command, capture_output=True, text=True, env=env or tool_environment(), check=False)
+    return Bake(completed.returncode, completed.stdout, completed.stderr, output_dir, answers)
+
+
+def load_hook(name: str):
+    """Import a hook as a module; its rendered-answers line runs only as __main__."""
+    spec = importlib.util.spec_from_file_location(name, TEMPLATE_DIR / "hooks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run(command, cwd: Path, **kwargs) -> subprocess.CompletedProcess:
+    """Run a command, failing the test with its output when it fails."""
+    completed = subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, env=kwargs.pop("env", tool_environment()), **kwargs
+    )
+    if completed.returncode != 0:
+        pytest.fail(f"{' '.join(map(str, command))} exited {completed.returncode}\n{completed.stdout}\n{completed.stderr}")
+    return completed
+
+
+@pytest.fixture
+def baked(tmp_path):
+    """bake() into this test's temporary directory."""
+
+    def _bake(**answers: str) -> Bake:
+        return bake(tmp_path, **answers)
+
+    return _bake
+
+
+@pytest.fixture(scope="session")
+def poetry() -> str:
+    path = shutil.which("poetry")
+    if path is None:
+        pytest.fail("Poetry 2 must be on PATH for the slow tests (see README: Set-up)")
+    return path
+
+
+def docker_engine_answers(docker: str) -> bool:
+    try:
+        return subprocess.run([docker, "info"], capture_output=True, timeout=20, check=False).returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
+
+
+@pytest.fixture(scope="session")
+def docker() -> str:
+    """The docker CLI, with an engine that answers and builds with BuildKit.
+
+    In CI a missing engine fails the test: .ci/run installs and starts one.
+    """
+    path = shutil.which("docker")
+    if path is None or not docker_engine_answers(path):
+        message = "no Docker engine answers `docker info`"
+        if IN_CI:
+            pytest.fail(f"{message}: .ci/run must start one")
+        pytest.skip(f"{message}: start Docker to run this tier")
+    return path
+
+
+def ensure_base_image(docker: str, python_version: str) -> str:
+    """The official slim image if the engine has or can pull it, else a stand-in built from Debian packages."""
+    official = COOKIECUTTER_JSON["docker_base_image"].replace("{{ cookiecutter.python_version }}", python_version)
+    standin = f"localhost/python-standin:{python_version}"
+    for image in (official, standin):
+        if subprocess.run([docker, "image", "inspect", image], capture_output=True, check=False).returncode == 0:
+            return image
+    if subprocess.run([docker, "pull", official], capture_output=True, check=False).returncode == 0:
+        return official
+    if python_version not in STANDIN_PYTHON_VERSIONS:
+        pytest.fail(f"{official} cannot be pulled and no Debian suite ships Python {python_version} for a stand-in")
+    run([TEMPLATE_DIR / "scripts" / "build-standin-base-image.sh", python_version, standin], cwd=TEMPLATE_DIR)
+    return standin
+
+
+@pytest.fixture(scope="session")
+def base_image(docker):
+    """base_image(python_version) -> an image reference usable as docker_base_image."""
+    cache: dict[str, str] = {}
+
+    def _base_image(python_version: str) -> str:
+        if python_version not in cache:
+            cache[python_version] = ensure_base_image(docker, python_version)
+        return cache[python_version]
+
+    return _base_image
