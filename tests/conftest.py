@@ -55,15 +55,28 @@ def tool_environment(**extra: str) -> dict:
     return env
 
 
-def bake(output_dir: Path, *, overwrite: bool = False, env: dict | None = None, **answers: str) -> Bake:
-    """Run the real cookiecutter CLI on the template with --no-input and these answers."""
+QUESTIONS = [key for key in COOKIECUTTER_JSON if not key.startswith("_")]
+
+
+def bake(
+    output_dir: Path, *, overwrite: bool = False, env: dict | None = None, typed: dict | None = None, **answers: str
+) -> Bake:
+    """Run the real cookiecutter CLI on the template with these answers.
+
+    Without `typed`, with --no-input. With `typed`, the prompts are answered on standard input, as a
+    person types: those answers for their questions, Enter (the default, or `answers`) for the rest.
+    """
     answers = {**FAST_ANSWERS, **answers}
-    command = [sys.executable, "-m", "cookiecutter", str(TEMPLATE_DIR), "--no-input", "--output-dir", str(output_dir)]
+    command = [sys.executable, "-m", "cookiecutter", str(TEMPLATE_DIR), "--output-dir", str(output_dir)]
+    command += [] if typed else ["--no-input"]
     if overwrite:
         command.append("--overwrite-if-exists")
     command += [f"{key}={value}" for key, value in answers.items()]
-    completed = subprocess.run(command, capture_output=True, text=True, env=env or tool_environment(), check=False)
-    return Bake(completed.returncode, completed.stdout, completed.stderr, output_dir, answers)
+    keystrokes = "".join(f"{(typed or {}).get(question, '')}\n" for question in QUESTIONS) if typed else None
+    completed = subprocess.run(
+        command, input=keystrokes, capture_output=True, text=True, env=env or tool_environment(), check=False
+    )
+    return Bake(completed.returncode, completed.stdout, completed.stderr, output_dir, {**answers, **(typed or {})})
 
 
 def load_hook(name: str):
@@ -80,7 +93,9 @@ def run(command, cwd: Path, **kwargs) -> subprocess.CompletedProcess:
         command, cwd=cwd, capture_output=True, text=True, env=kwargs.pop("env", tool_environment()), **kwargs
     )
     if completed.returncode != 0:
-        pytest.fail(f"{' '.join(map(str, command))} exited {completed.returncode}\n{completed.stdout}\n{completed.stderr}")
+        pytest.fail(
+            f"{' '.join(map(str, command))} exited {completed.returncode}\n{completed.stdout}\n{completed.stderr}"
+        )
     return completed
 
 
