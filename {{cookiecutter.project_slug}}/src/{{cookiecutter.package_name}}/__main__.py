@@ -16,12 +16,15 @@ def main() -> None:
         port=int(os.environ.get("PORT", "8000")),
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
-{%- else -%}
-"""Run the command line: ``python -m {{ cookiecutter.package_name }}``."""
-
-from {{ cookiecutter.package_name }}.cli import main
-{%- endif %}
 
 
 if __name__ == "__main__":
     main()
+{%- else -%}
+"""Run the command line: ``python -m {{ cookiecutter.package_name }}``."""
+
+from {{ cookiecutter.package_name }}.cli import main
+
+if __name__ == "__main__":
+    main()
+{%- endif %}
