@@ -29,8 +29,7 @@ DOCKERFILE_STAGES = ("poetry", "dependencies", "test", "runtime")
 DOCKER_BUILD_IMAGE_TAG = "{project_slug}:dev"
 HEALTH_TIMEOUT_SECONDS = 30
 TAIL_LINES = 25
-# Locking and checking need no environment; without this, Poetry would create .venv from whatever
-# Python is on PATH, maybe not the project's version.
+# Checking the lock needs no environment: without this, Poetry would create one.
 NO_VENV = {"POETRY_VIRTUALENVS_CREATE": "false"}
 
 
@@ -141,15 +140,26 @@ def find_poetry():
 
 
 def lock_dependencies(answers):
-    """Resolve the dependencies into poetry.lock with the project's package index."""
+    """Resolve the dependencies into poetry.lock with the project's package index.
+
+    Poetry 2 locks only under a Python that requires-python allows: it finds one on PATH and makes
+    the project's .venv with it, the environment 'poetry install' then uses.
+    """
     try:
-        run([find_poetry(), "lock"], env=NO_VENV)
+        run([find_poetry(), "lock"])
     except StepFailed as failure:
-        index = answers["package_index_url"] or "PyPI"
-        failure.args = (
-            f"poetry lock failed against {index}. Check that the index is reachable (or fix package_index_url), "
-            "or generate with lock_dependencies=no and run 'poetry lock' later.",
-        )
+        version = answers["python_version"]
+        if "unable to find a compatible version" in failure.output:
+            failure.args = (
+                f"poetry lock needs a Python {version} on PATH and found none. Install Python {version} "
+                f"(for example 'pyenv install {version}' or your package manager), or answer python_version with "
+                "a version you have, or generate with lock_dependencies=no and lock later.",
+            )
+        else:
+            failure.args = (
+                f"poetry lock failed against {answers['package_index_url'] or 'PyPI'}. Check that the index is "
+                "reachable (or fix package_index_url), or generate with lock_dependencies=no and lock later.",
+            )
         raise
     return f"poetry.lock written ({answers['package_index_url'] or 'PyPI'})"
 
