@@ -1,0 +1,473 @@
+"""Generated CI (GitHub Actions, GitLab CI, Dependabot) and the template's own workflow, checked statically.
+
+actionlint (with shellcheck on the `run:` scripts) and GitLab's and Dependabot's JSON schemas judge the files;
+the scripts that matter (reading the Poetry version, the smoke test, the label filter) run for real in bash.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import OPTION_MATRIX, POETRY_VERSION, PYTHON_VERSIONS, TEMPLATE_DIR, Bake, bake, tool_environment
+
+GITHUB_WORKFLOW = Path(".github/workflows/ci.yml")
+DEPENDABOT = Path(".github/dependabot.yml")
+GITLAB_CI = Path(".gitlab-ci.yml")
+CI_FILES = {"github": [GITHUB_WORKFLOW, DEPENDABOT], "gitlab": [GITLAB_CI], "none": []}
+TEMPLATE_WORKFLOW = TEMPLATE_DIR / ".github" / "workflows" / "template.yml"
+# Free text with what YAML, GitHub expressions (${{ }}) and GitLab variables ($VAR) would interpret.
+TRICKY_TEXT = {
+    "project_name": 'Café "Q" \\ {{x}} ${{ y }} $HOME',
+    "description": "Ünïcødé 'single' \"double\" \\ ${{ github.token }} $CI_JOB_TOKEN #not-a-comment: {x: y}",
+}
+# What a developer's tools would be if CI ran them directly instead of through poe.
+DIRECT_TOOL = re.compile(r"(?<![\w-])(ruff|mypy|pytest)(?![\w-])")
+
+
+def options_id(options: dict) -> str:
+    return "-".join(options.values())
+
+
+def options_with(**fixed: str) -> list[dict]:
+    return [options for options in OPTION_MATRIX if all(options[key] == value for key, value in fixed.items())]
+
+
+GITHUB_OPTIONS = options_with(ci_provider="github")
+GITLAB_OPTIONS = options_with(ci_provider="gitlab")
+CI_OPTIONS = GITHUB_OPTIONS + GITLAB_OPTIONS
+
+
+@pytest.fixture(scope="module")
+def baked_project(tmp_path_factory):
+    """baked_project(options) -> the project baked with those answers, once per module."""
+    projects: dict[tuple, Path] = {}
+
+    def _baked_project(options: dict) -> Path:
+        key = tuple(sorted(options.items()))
+        if key not in projects:
+            result = bake(tmp_path_factory.mktemp("ci"), **options)
+            assert result.returncode == 0, result.output
+            projects[key] = result.project
+        return projects[key]
+
+    return _baked_project
+
+
+@pytest.fixture(scope="session")
+def actionlint() -> list[str]:
+    """The actionlint command, with shellcheck checking every `run:` script (both are dev dependencies)."""
+    actionlint, shellcheck = shutil.which("actionlint"), shutil.which("shellcheck")
+    if actionlint is None or shellcheck is None:
+        pytest.fail("actionlint and shellcheck are dev dependencies of the template: run `poetry install`")
+    return [actionlint, f"-shellcheck={shellcheck}", "-pyflakes=", "-oneline", "-no-color"]
+
+
+def lint_workflow(actionlint: list[str], workflow: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*actionlint, workflow.name], cwd=workflow.parent, capture_output=True, text=True, env=tool_environment()
+    )
+
+
+def validate_schema(schema: str, path: Path) -> subprocess.CompletedProcess:
+    """check-jsonschema with one of its vendored schemas (vendor.gitlab-ci, vendor.dependabot)."""
+    return subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, str(path)],
+        capture_output=True,
+        text=True,
+        env=tool_environment(),
+    )
+
+
+def load_yaml(path: Path) -> dict:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def workflow_triggers(workflow: dict) -> dict:
+    # YAML 1.1 reads the key `on` as the boolean true.
+    return workflow.get("on", workflow.get(True))
+
+
+def github_steps(workflow: dict) -> list[dict]:
+    return [step for job in workflow["jobs"].values() for step in job["steps"]]
+
+
+def github_step(workflow: dict, job: str, step_id: str) -> dict:
+    return next(step for step in workflow["jobs"][job]["steps"] if step.get("id") == step_id)
+
+
+def gitlab_scripts(pipeline: dict) -> list[str]:
+    return [
+        line
+        for job in pipeline.values()
+        if isinstance(job, dict)
+        for key in ("before_script", "script", "after_script")
+        for line in job.get(key, [])
+    ]
+
+
+def ci_scripts(project: Path, provider: str) -> list[str]:
+    """Every shell script the provider's CI file runs."""
+    if provider == "github":
+        return [step["run"] for step in github_steps(load_yaml(project / GITHUB_WORKFLOW)) if "run" in step]
+    return gitlab_scripts(load_yaml(project / GITLAB_CI))
+
+
+def gitlab_poetry_version_lines(script: list[str]) -> list[str]:
+    """The check job's lines that read and test POETRY_VERSION before installing Poetry.
+
+    Only those: the others would create /opt/poetry on this machine.
+    """
+    install_at = next(index for index, line in enumerate(script) if "pip install" in line)
+    return [line for line in script[:install_at] if "POETRY_VERSION" in line]
+
+
+def poe_tasks(pyproject: Path) -> set[str]:
+    return set(tomllib.loads(pyproject.read_text(encoding="utf-8"))["tool"]["poe"]["tasks"])
+
+
+def run_bash(script: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    """Run a CI script with bash the way GitHub's runner does (-e, -o pipefail, no profile)."""
+    return subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=tool_environment(**env),
+    )
+
+
+def github_output(script: str, cwd: Path, tmp_path: Path, **env: str) -> str:
+    """What a step's script writes to $GITHUB_OUTPUT."""
+    output = tmp_path / "github_output"
+    output.write_text("")
+    completed = run_bash(script, cwd, GITHUB_OUTPUT=str(output), **env)
+    assert completed.returncode == 0, completed.stderr
+    return output.read_text()
+
+
+@pytest.mark.parametrize("options", OPTION_MATRIX, ids=options_id)
+def test_ci_files_are_those_of_the_provider(baked_project, options):
+    project = baked_project(options)
+    every_ci_file = {path for paths in CI_FILES.values() for path in paths}
+
+    present = {path for path in every_ci_file if (project / path).exists()}
+
+    assert present == set(CI_FILES[options["ci_provider"]])
+
+
+@pytest.mark.parametrize("options", GITHUB_OPTIONS, ids=options_id)
+def test_github_workflow_passes_actionlint(baked_project, actionlint, options):
+    linted = lint_workflow(actionlint, baked_project(options) / GITHUB_WORKFLOW)
+
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+
+
+@pytest.mark.parametrize("options", GITHUB_OPTIONS, ids=options_id)
+def test_dependabot_covers_python_docker_and_actions(baked_project, options):
+    path = baked_project(options) / DEPENDABOT
+
+    validated = validate_schema("vendor.dependabot", path)
+
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+    updates = {(update["package-ecosystem"], update["directory"]) for update in load_yaml(path)["updates"]}
+    assert updates == {("pip", "/"), ("docker", "/"), ("github-actions", "/")}
+
+
+@pytest.mark.parametrize("options", GITLAB_OPTIONS, ids=options_id)
+def test_gitlab_ci_is_valid_against_gitlabs_schema(baked_project, options):
+    validated = validate_schema("vendor.gitlab-ci", baked_project(options) / GITLAB_CI)
+
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+
+
+@pytest.mark.parametrize("options", CI_OPTIONS, ids=options_id)
+def test_ci_runs_the_checks_through_existing_poe_tasks(baked_project, options):
+    project = baked_project(options)
+    scripts = ci_scripts(project, options["ci_provider"])
+
+    called = {task for script in scripts for task in re.findall(r"\bpoe ([a-z][\w-]*)", script)}
+
+    assert "check" in called
+    assert called <= poe_tasks(project / "pyproject.toml")
+    assert [script for script in scripts if DIRECT_TOOL.search(script)] == []
+
+
+@pytest.mark.parametrize("options", GITHUB_OPTIONS, ids=options_id)
+def test_github_ci_installs_the_poetry_the_dockerfile_pins(baked_project, options, tmp_path):
+    project = baked_project(options)
+    workflow = load_yaml(project / GITHUB_WORKFLOW)
+    read_version = github_step(workflow, "check", "poetry-version")
+    install = next(step for step in workflow["jobs"]["check"]["steps"] if step.get("name") == "Install Poetry")
+
+    written = github_output(read_version["run"], project, tmp_path)
+
+    assert written == f"version={POETRY_VERSION}\n"
+    assert install["env"]["POETRY_VERSION"] == "${{ steps.poetry-version.outputs.version }}"
+    assert '"poetry==$POETRY_VERSION"' in install["run"]
+    assert POETRY_VERSION not in (project / GITHUB_WORKFLOW).read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("options", GITLAB_OPTIONS, ids=options_id)
+def test_gitlab_ci_installs_the_poetry_the_dockerfile_pins(baked_project, options):
+    project = baked_project(options)
+    script = load_yaml(project / GITLAB_CI)["check"]["script"]
+    install = next(line for line in script if "pip install" in line)
+
+    completed = run_bash("\n".join([*gitlab_poetry_version_lines(script), 'printf %s "$POETRY_VERSION"']), project)
+
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout == POETRY_VERSION
+    assert '"poetry==$POETRY_VERSION"' in install
+    assert POETRY_VERSION not in (project / GITLAB_CI).read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("options", CI_OPTIONS, ids=options_id)
+def test_ci_fails_when_the_dockerfile_pins_no_poetry(baked_project, options, tmp_path):
+    project = baked_project(options)
+    (tmp_path / "Dockerfile").write_text("FROM python:3.13-slim\nARG POETRY_VERSION\n", encoding="utf-8")
+    if options["ci_provider"] == "github":
+        script = github_step(load_yaml(project / GITHUB_WORKFLOW), "check", "poetry-version")["run"]
+    else:
+        script = "\n".join(gitlab_poetry_version_lines(load_yaml(project / GITLAB_CI)["check"]["script"]))
+
+    completed = run_bash(script, tmp_path, GITHUB_OUTPUT=str(tmp_path / "github_output"))
+
+    assert completed.returncode != 0
+    assert "ARG POETRY_VERSION=x.y.z" in completed.stdout + completed.stderr
+
+
+@pytest.mark.parametrize("provider", ["github", "gitlab"])
+@pytest.mark.parametrize("python_version", PYTHON_VERSIONS)
+def test_ci_uses_the_answered_python_version(baked_project, provider, python_version):
+    project = baked_project({"ci_provider": provider, "python_version": python_version})
+
+    if provider == "github":
+        setup_python = github_step(load_yaml(project / GITHUB_WORKFLOW), "check", "python")
+        assert setup_python["with"]["python-version"] == python_version
+    else:
+        # The Dockerfile's base image, so the checks run on the Python the image ships.
+        check = load_yaml(project / GITLAB_CI)["check"]
+        assert check["image"] == f"python:{python_version}-slim-trixie"
+        assert check["cache"]["key"]["prefix"] == f"python-{python_version}"
+
+
+@pytest.mark.parametrize("options", GITHUB_OPTIONS, ids=options_id)
+def test_github_smoke_test_runs_the_image_poe_docker_build_tags(baked_project, options):
+    project = baked_project(options)
+    workflow = load_yaml(project / GITHUB_WORKFLOW)
+    docker_build = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["poe"]["tasks"][
+        "docker-build"
+    ]["cmd"]
+    build = next(step for step in workflow["jobs"]["image"]["steps"] if step.get("name") == "Build")
+
+    assert f"--tag {workflow['env']['IMAGE']} " in docker_build
+    assert build["with"]["tags"] == "${{ env.IMAGE }}"
+    assert build["with"]["load"] is True
+
+
+class FakeDocker:
+    """docker, curl and sleep stand-ins on PATH that log their calls; curl answers from the given attempt on."""
+
+    def __init__(self, directory: Path, healthy_from_attempt: int):
+        self.directory = directory
+        self.log = directory / "calls.log"
+        for name, body in {
+            "docker": 'echo "docker $*" >> "$CALLS"; [ "$1" = run ] && [ "$2" = --detach ] && echo c0ffee; exit 0',
+            "curl": 'echo curl >> "$CALLS"; [ "$(grep -c ^curl "$CALLS")" -ge "$HEALTHY_FROM" ]',
+            "sleep": "exit 0",
+        }.items():
+            stub = directory / name
+            stub.write_text(f"#!/bin/bash\n{body}\n")
+            stub.chmod(0o755)
+        self.env = {
+            "PATH": f"{directory}{os.pathsep}{os.environ['PATH']}",
+            "CALLS": str(self.log),
+            "HEALTHY_FROM": str(healthy_from_attempt),
+        }
+
+    def calls(self) -> list[str]:
+        return self.log.read_text().splitlines()
+
+
+@pytest.mark.parametrize(("healthy_from_attempt", "succeeds"), [(3, True), (1000, False)], ids=["healthy", "never"])
+def test_github_fastapi_smoke_test_polls_health_on_loopback_then_removes_the_container(
+    baked_project, tmp_path, healthy_from_attempt, succeeds
+):
+    project = baked_project(GITHUB_OPTIONS[0] | {"app_type": "fastapi"})
+    workflow = load_yaml(project / GITHUB_WORKFLOW)
+    smoke = next(step for step in workflow["jobs"]["image"]["steps"] if step.get("name", "").startswith("Smoke"))
+    fake = FakeDocker(tmp_path, healthy_from_attempt)
+
+    completed = run_bash(smoke["run"], project, IMAGE=workflow["env"]["IMAGE"], **fake.env)
+
+    calls = fake.calls()
+    assert (completed.returncode == 0) is succeeds, completed.stdout + completed.stderr
+    assert calls[0] == "docker run --detach --publish 127.0.0.1:8000:8000 my-service:dev"
+    assert calls[-1] == "docker rm --force c0ffee"
+    assert calls.count("curl") == (healthy_from_attempt if succeeds else 30)
+    assert ("docker logs c0ffee" in calls) is not succeeds
+    assert "http://127.0.0.1:8000/health" in smoke["run"]
+
+
+def test_github_cli_smoke_test_runs_help(baked_project, tmp_path):
+    project = baked_project(GITHUB_OPTIONS[0] | {"app_type": "cli"})
+    workflow = load_yaml(project / GITHUB_WORKFLOW)
+    smoke = next(step for step in workflow["jobs"]["image"]["steps"] if step.get("name", "").startswith("Smoke"))
+    fake = FakeDocker(tmp_path, healthy_from_attempt=1)
+
+    completed = run_bash(smoke["run"], project, IMAGE=workflow["env"]["IMAGE"], **fake.env)
+
+    assert completed.returncode == 0, completed.stderr
+    assert fake.calls() == ["docker run --rm my-service:dev --help"]
+
+
+@pytest.mark.parametrize("app_type", ["fastapi", "cli"])
+def test_gitlab_smoke_test_runs_the_pipeline_image(baked_project, app_type):
+    pipeline = load_yaml(baked_project(GITLAB_OPTIONS[0] | {"app_type": app_type}) / GITLAB_CI)
+    smoke = pipeline["smoke-test"]
+    script = "\n".join(smoke["script"])
+
+    assert [pipeline[job]["stage"] for job in ("check", "hadolint", "build", "smoke-test", "publish")] == [
+        "check",
+        "check",
+        "build",
+        "test",
+        "publish",
+    ]
+    if app_type == "fastapi":
+        assert '--publish 127.0.0.1:8000:8000 "$PIPELINE_IMAGE"' in script
+        assert 'urlopen("http://127.0.0.1:8000/health", timeout=2)' in script
+        assert "time.monotonic() + 30" in script
+        assert smoke["after_script"] == ["docker rm --force smoke-test"]
+    else:
+        assert 'docker run --rm "$PIPELINE_IMAGE" --help' in script
+
+
+@pytest.mark.parametrize("options", GITHUB_OPTIONS, ids=options_id)
+def test_github_workflow_grants_least_privilege_and_publishes_only_releases(baked_project, options):
+    workflow = load_yaml(baked_project(options) / GITHUB_WORKFLOW)
+    jobs = workflow["jobs"]
+    publish = jobs["publish"]
+    push = next(step for step in publish["steps"] if step.get("with", {}).get("push") is True)
+
+    assert workflow["permissions"] == {"contents": "read"}
+    assert {name: job.get("permissions") for name, job in jobs.items()} == {
+        "check": None,
+        "image": None,
+        "publish": {"contents": "read", "packages": "write"},
+    }
+    assert workflow["concurrency"] == {"group": "${{ github.workflow }}-${{ github.ref }}", "cancel-in-progress": True}
+    assert set(publish["needs"]) == {"check", "image"}
+    assert publish["if"] == (
+        "github.event_name == 'push' && (github.ref == format('refs/heads/{0}', "
+        "github.event.repository.default_branch) || startsWith(github.ref, 'refs/tags/v'))"
+    )
+    assert push["uses"].startswith("docker/build-push-action@")
+    assert push["with"]["provenance"] == "mode=max"
+    assert push["with"]["sbom"] is True
+    assert push["with"]["tags"] == "${{ steps.meta.outputs.tags }}"
+    assert "type=gha" in push["with"]["cache-from"]
+
+
+def test_github_publish_keeps_the_dockerfiles_title_description_and_licence(baked_project, tmp_path):
+    project = baked_project(GITHUB_OPTIONS[0])
+    workflow = load_yaml(project / GITHUB_WORKFLOW)
+    keep_labels = github_step(workflow, "publish", "labels")
+    kept = {
+        "org.opencontainers.image.created": "2026-11-21T06:00:00.000Z",
+        "org.opencontainers.image.revision": "0123abc",
+        "org.opencontainers.image.source": "https://github.com/example/my-service",
+        "org.opencontainers.image.url": "https://github.com/example/my-service",
+        "org.opencontainers.image.version": "main",
+    }
+    from_repository = {
+        "org.opencontainers.image.description": TRICKY_TEXT["description"],
+        "org.opencontainers.image.licenses": "NOASSERTION",
+        "org.opencontainers.image.title": "my-service",
+    }
+    labels = "\n".join(f"{key}={value}" for key, value in sorted({**kept, **from_repository}.items()))
+
+    written = github_output(keep_labels["run"], project, tmp_path, LABELS=labels)
+
+    assert written == "labels<<EOF\n" + "".join(f"{key}={value}\n" for key, value in sorted(kept.items())) + "EOF\n"
+
+
+@pytest.fixture(scope="module", params=["github", "gitlab"])
+def tricky_project(request, tmp_path_factory) -> tuple[str, Path]:
+    """A project whose name and description hold quotes, backslashes, braces, $, ${{ }} and non-ASCII."""
+    output_dir = tmp_path_factory.mktemp("tricky")
+    result: Bake = bake(output_dir, typed=TRICKY_TEXT, ci_provider=request.param)
+    assert result.returncode == 0, result.output
+    (project,) = output_dir.iterdir()
+    return request.param, project
+
+
+def test_free_text_stays_out_of_ci_files(tricky_project, actionlint):
+    provider, project = tricky_project
+    ci_files = [project / path for path in CI_FILES[provider]]
+
+    # The CI files take the image's title and description from the Dockerfile's LABELs, never from YAML,
+    # where GitHub would evaluate ${{ }} and GitLab expand $VAR.
+    assert "Café" in (project / "Dockerfile").read_text(encoding="utf-8")
+    for path in ci_files:
+        text = path.read_text(encoding="utf-8")
+        assert yaml.safe_load(text)
+        assert not any(word in text for word in ("Café", "Ünïcødé", "$HOME", "CI_JOB_TOKEN", "github.token"))
+    if provider == "github":
+        linted = lint_workflow(actionlint, project / GITHUB_WORKFLOW)
+        assert linted.returncode == 0, linted.stdout + linted.stderr
+    else:
+        validated = validate_schema("vendor.gitlab-ci", project / GITLAB_CI)
+        assert validated.returncode == 0, validated.stdout + validated.stderr
+
+
+def test_actionlint_rejects_an_action_on_a_deprecated_runtime(baked_project, actionlint, tmp_path):
+    """actionlint knows which action majors run on a retired Node: the check above is not vacuous."""
+    workflow = (baked_project(GITHUB_OPTIONS[0]) / GITHUB_WORKFLOW).read_text(encoding="utf-8")
+    outdated = tmp_path / "ci.yml"
+    outdated.write_text(re.sub(r"actions/cache@v\d+", "actions/cache@v4", workflow), encoding="utf-8")
+
+    linted = lint_workflow(actionlint, outdated)
+
+    assert linted.returncode != 0
+    assert '"node20"' in linted.stdout
+    assert "actions/cache@v4" in linted.stdout
+
+
+def test_gitlab_schema_rejects_a_job_without_a_script(baked_project, tmp_path):
+    pipeline = load_yaml(baked_project(GITLAB_OPTIONS[0]) / GITLAB_CI)
+    pipeline["check"]["scripts"] = pipeline["check"].pop("script")
+    broken = tmp_path / ".gitlab-ci.yml"
+    broken.write_text(yaml.safe_dump(pipeline), encoding="utf-8")
+
+    assert validate_schema("vendor.gitlab-ci", broken).returncode != 0
+
+
+def test_template_workflow_passes_actionlint(actionlint):
+    linted = lint_workflow(actionlint, TEMPLATE_WORKFLOW)
+
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+
+
+def test_template_workflow_runs_the_fast_tier_and_ci_run(tmp_path):
+    workflow = load_yaml(TEMPLATE_WORKFLOW)
+    scripts = {name: [step["run"] for step in job["steps"] if "run" in step] for name, job in workflow["jobs"].items()}
+    read_version = github_step(workflow, "fast", "poetry-version")
+
+    written = github_output(read_version["run"], TEMPLATE_DIR, tmp_path)
+
+    assert "poetry run poe test-fast" in scripts["fast"]
+    assert scripts["full"] == ["sudo --preserve-env=CI bash .ci/run"]
+    assert (TEMPLATE_DIR / ".ci" / "run").is_file()
+    assert "test-fast" in poe_tasks(TEMPLATE_DIR / "pyproject.toml")
+    assert written == f"version={POETRY_VERSION}\n"
+    assert POETRY_VERSION not in TEMPLATE_WORKFLOW.read_text(encoding="utf-8")
+    assert workflow["permissions"] == {"contents": "read"}
+    assert workflow["concurrency"]["cancel-in-progress"] is True
+    assert "push" in workflow_triggers(workflow)
