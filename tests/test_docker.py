@@ -1,0 +1,396 @@
+"""The generated Dockerfile, proven by real builds: bake with a lock, build, run, inspect.
+
+Two configurations, each baked and built once per module: fastapi on Python 3.13 (built with
+`docker build`) and cli on Python 3.11 (built, tested and run through the project's own poe tasks,
+as its README says), the cli one with free text that Dockerfile quoting must survive.
+Every image and container these tests make is removed at the end.
+"""
+
+import json
+import re
+import shutil
+import subprocess
+import time
+import urllib.request
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import COOKIECUTTER_JSON, PACKAGE_INDEX_URL, bake, run, tool_environment
+
+pytestmark = pytest.mark.docker
+
+# Every image name starts with this (project slugs, so `poe docker-build` tags <slug>:dev under it too).
+PREFIX = f"template-test-{uuid.uuid4().hex[:8]}"
+RUNTIME_UID = "10001"
+# What Poetry 2.5.1 prints when pyproject.toml was edited without `poetry lock`.
+STALE_LOCK_MESSAGE = "pyproject.toml changed significantly since poetry.lock was last generated"
+# Free text that must reach the OCI labels exactly: quotes, backslashes, braces, $ and non-ASCII.
+TRICKY_NAME = 'Café "Q" \\ {{x}} $HOME'
+TRICKY_DESCRIPTION = "Ünïcødé 'single' \"double\" \\n {% raw %} ${PATH} `tick` {x} }}"
+HEALTHY_WITHIN_SECONDS = 60
+PROMPT_STOP_SECONDS = 5
+
+
+@dataclass
+class Built:
+    project: Path
+    answers: dict
+    image: str
+
+
+def build_env(**extra: str) -> dict:
+    return tool_environment(DOCKER_BUILDKIT="1", BUILDKIT_PROGRESS="plain", **extra)
+
+
+def docker_build(docker: str, context: Path, *args: str) -> subprocess.CompletedProcess:
+    return run([docker, "build", *args, "."], cwd=context, env=build_env())
+
+
+def bake_locked(output_dir: Path, poetry: str, **answers) -> tuple[Path, dict]:
+    """Bake with a real poetry.lock, locked by the post-gen hook against PyPI's simple index."""
+    result = bake(output_dir, package_index_url=PACKAGE_INDEX_URL, lock_dependencies="yes", **answers)
+    assert result.returncode == 0, result.output
+    assert (result.project / "poetry.lock").is_file()
+    return result.project, result.answers
+
+
+def add_files_the_build_must_not_see(project: Path) -> None:
+    """A secret, a git repository, caches and build output, as a developer's working tree has them."""
+    (project / ".env").write_text("SECRET_TOKEN=do-not-ship\n", encoding="utf-8")
+    for folder in (".git", ".venv", "dist", ".mypy_cache", ".pytest_cache", "src/__pycache__", "tests/__pycache__"):
+        (project / folder).mkdir(parents=True, exist_ok=True)
+        (project / folder / "leftover.pyc").write_bytes(b"not for the image")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def remove_test_images():
+    yield
+    docker = shutil.which("docker")
+    if docker is None:
+        return
+    listed = subprocess.run(
+        [docker, "image", "ls", "--format", "{{.Repository}}:{{.Tag}}"], capture_output=True, text=True, check=False
+    )
+    ours = [name for name in listed.stdout.split() if name.startswith(PREFIX)]
+    if ours:
+        subprocess.run([docker, "image", "rm", "--force", *ours], capture_output=True, check=False)
+
+
+@pytest.fixture(scope="module")
+def fastapi_build(docker, base_image, poetry, tmp_path_factory) -> Built:
+    """fastapi on Python 3.13, built with `docker build`."""
+    project, answers = bake_locked(
+        tmp_path_factory.mktemp("fastapi"),
+        poetry,
+        app_type="fastapi",
+        python_version="3.13",
+        project_slug=f"{PREFIX}-api",
+        docker_base_image=base_image("3.13"),
+    )
+    add_files_the_build_must_not_see(project)
+    image = f"{PREFIX}-api:dev"
+    docker_build(docker, project, "--tag", image)
+    return Built(project, answers, image)
+
+
+@pytest.fixture(scope="module")
+def cli_build(docker, base_image, poetry, tmp_path_factory) -> Built:
+    """cli on Python 3.11 with tricky free text, built with the project's `poe docker-build`."""
+    project, answers = bake_locked(
+        tmp_path_factory.mktemp("cli"),
+        poetry,
+        app_type="cli",
+        python_version="3.11",
+        project_slug=f"{PREFIX}-cli",
+        repository_url="https://git.example.com/team/cli-tool",
+        docker_base_image=base_image("3.11"),
+        init_git="yes",
+        typed={"project_name": TRICKY_NAME, "description": TRICKY_DESCRIPTION},
+    )
+    assert answers["project_name"] == TRICKY_NAME
+    run([poetry, "install"], cwd=project)
+    add_files_the_build_must_not_see(project)
+    run([poetry, "run", "poe", "docker-build"], cwd=project)
+    return Built(project, answers, f"{PREFIX}-cli:dev")
+
+
+@pytest.fixture(params=["fastapi", "cli"])
+def built(request) -> Built:
+    return request.getfixturevalue(f"{request.param}_build")
+
+
+@contextmanager
+def container(docker: str, *args: str):
+    """A detached container, removed afterwards whatever happens."""
+    name = f"{PREFIX}-{uuid.uuid4().hex[:8]}"
+    try:
+        run([docker, "run", "--detach", "--name", name, *args], cwd=Path.cwd())
+        yield name
+    finally:
+        subprocess.run([docker, "rm", "--force", name], capture_output=True, check=False)
+
+
+def inspect(docker: str, target: str, template: str):
+    return json.loads(run([docker, "inspect", "--format", "{{json " + template + "}}", target], cwd=Path.cwd()).stdout)
+
+
+def wait_for(condition, seconds: float, what: str, docker: str, name: str):
+    deadline = time.monotonic() + seconds
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            logs = subprocess.run([docker, "logs", name], capture_output=True, text=True, check=False)
+            pytest.fail(f"{what} not within {seconds} s; container logs:\n{logs.stdout}{logs.stderr}")
+        time.sleep(0.2)
+
+
+def get_health(url: str):
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status, json.load(response)
+    except OSError:
+        return None
+
+
+def published_url(docker: str, name: str) -> str:
+    address = run([docker, "port", name, "8000/tcp"], cwd=Path.cwd()).stdout.splitlines()[0].strip()
+    assert address.startswith("127.0.0.1:")
+    return f"http://{address}"
+
+
+def python_in_image(docker: str, image: str, code: str, *, user: str | None = None) -> str:
+    """Run Python code in the image (its interpreter, its PATH) and return what it prints."""
+    as_user = ["--user", user] if user else []
+    return run([docker, "run", "--rm", *as_user, "--entrypoint", "python", image, "-c", code], cwd=Path.cwd()).stdout
+
+
+def build_step_states(output: str) -> dict[str, str]:
+    """'[stage n/m] INSTRUCTION' -> 'CACHED' or 'RUN' from `docker build --progress=plain` output."""
+    titles = dict(re.findall(r"^#(\d+) (\[[^\]]+\] .+)$", output, re.MULTILINE))
+    cached = set(re.findall(r"^#(\d+) CACHED$", output, re.MULTILINE))
+    return {title: "CACHED" if step in cached else "RUN" for step, title in titles.items()}
+
+
+def step_state(states: dict[str, str], *fragments: str) -> str:
+    """The state of the one build step whose title holds all these fragments."""
+    matches = [state for title, state in states.items() if all(fragment in title for fragment in fragments)]
+    assert len(matches) == 1, f"{fragments} in {list(states)}"
+    return matches[0]
+
+
+def test_fastapi_answers_health_and_turns_healthy(docker, fastapi_build):
+    with container(docker, "--publish", "127.0.0.1::8000", "--health-interval", "1s", fastapi_build.image) as name:
+        url = published_url(docker, name)
+
+        answer = wait_for(lambda: get_health(f"{url}/health"), HEALTHY_WITHIN_SECONDS, "GET /health", docker, name)
+        health = wait_for(
+            lambda: inspect(docker, name, ".State.Health.Status") == "healthy",
+            HEALTHY_WITHIN_SECONDS,
+            "healthy",
+            docker,
+            name,
+        )
+        user = run([docker, "exec", name, "id", "-u"], cwd=Path.cwd()).stdout.strip()
+
+    assert answer == (200, {"status": "ok"})
+    assert health
+    assert user == RUNTIME_UID
+
+
+def test_fastapi_image_healthcheck_needs_no_curl(docker, fastapi_build):
+    config = inspect(docker, fastapi_build.image, ".Config")
+    healthcheck = config["Healthcheck"]
+
+    assert healthcheck["Test"][:3] == ["CMD", "python", "-c"]
+    assert "http://127.0.0.1:" in healthcheck["Test"][3]
+    assert "/health" in healthcheck["Test"][3]
+    assert healthcheck["Interval"] == 10 * 10**9
+    assert "8000/tcp" in config["ExposedPorts"]
+    assert python_in_image(docker, fastapi_build.image, "import shutil; print(shutil.which('curl'))") == "None\n"
+
+
+def test_cli_runs_help_and_its_command_through_poe(docker, cli_build, poetry):
+    help_text = run([poetry, "run", "poe", "docker-run"], cwd=cli_build.project).stdout
+    greeting = run([poetry, "run", "poe", "docker-run", "greet", "Ada", "--shout"], cwd=cli_build.project).stdout
+
+    assert "Usage:" in help_text
+    assert "greet" in help_text
+    assert greeting == "HELLO, ADA!\n"
+
+
+def test_image_runs_as_a_fixed_non_root_user_that_cannot_change_the_app(docker, built):
+    uid_gid_writable = python_in_image(
+        docker, built.image, "import os; print(os.getuid(), os.getgid(), os.access('/app/.venv', os.W_OK))"
+    )
+
+    assert inspect(docker, built.image, ".Config.User") == f"{RUNTIME_UID}:{RUNTIME_UID}"
+    assert uid_gid_writable == f"{RUNTIME_UID} {RUNTIME_UID} False\n"
+
+
+# Run as root in the image, with the app's Python: what is in /app, and what of the build is anywhere.
+RUNTIME_CONTENTS = r"""
+import importlib.util, json, os, shutil
+found = {"app": sorted(os.listdir("/app")), "leftovers": []}
+for folder, dirs, files in os.walk("/"):
+    if folder == "/":
+        dirs[:] = [name for name in dirs if name not in ("proc", "sys", "dev")]
+    for name in dirs + files:
+        path = os.path.join(folder, name)
+        if name in ("poetry", "pypoetry", ".cache", ".env", ".git") or path.startswith("/app/tests"):
+            found["leftovers"].append(path)
+found["src"] = sorted(os.path.relpath(os.path.join(folder, name), "/app/src")
+                      for folder, _, files in os.walk("/app/src") for name in files)
+found["commands"] = [name for name in ("poetry", "pip") if shutil.which(name, path="/app/.venv/bin")]
+found["modules"] = [name for name in ("poetry", "pip", "pytest", "ruff", "mypy", "poethepoet")
+                    if importlib.util.find_spec(name)]
+print(json.dumps(found))
+"""
+
+
+def test_runtime_image_holds_only_the_virtual_environment_and_the_code(docker, built):
+    found = json.loads(python_in_image(docker, built.image, RUNTIME_CONTENTS, user="0"))
+    source = built.project / "src"
+    code = sorted(
+        path.relative_to(source).as_posix()
+        for path in source.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    )
+
+    assert found["app"] == [".venv", "src"]
+    assert found["src"] == code
+    # No Poetry, no pip or Poetry cache, no tests, .git or .env (the base image may bring its own pip,
+    # outside the app's virtual environment).
+    assert found["leftovers"] == []
+    assert found["commands"] == []
+    assert found["modules"] == []
+
+
+def test_oci_labels_are_the_answers_exactly(docker, built):
+    labels = inspect(docker, built.image, ".Config.Labels")
+    answers = {**COOKIECUTTER_JSON, **built.answers}
+    default_source = COOKIECUTTER_JSON["repository_url"].replace(
+        "{{ cookiecutter.project_slug }}", answers["project_slug"]
+    )
+
+    assert labels["org.opencontainers.image.title"] == answers["project_name"]
+    assert labels["org.opencontainers.image.description"] == answers["description"]
+    assert labels["org.opencontainers.image.version"] == answers["version"]
+    assert labels["org.opencontainers.image.source"] == built.answers.get("repository_url", default_source)
+
+
+def test_cli_labels_hold_the_tricky_text(docker, cli_build):
+    labels = inspect(docker, cli_build.image, ".Config.Labels")
+
+    assert labels["org.opencontainers.image.title"] == TRICKY_NAME
+    assert labels["org.opencontainers.image.description"] == TRICKY_DESCRIPTION
+    assert labels["org.opencontainers.image.source"] == "https://git.example.com/team/cli-tool"
+
+
+def test_docker_stop_is_prompt(docker, built):
+    fastapi = built.answers["app_type"] == "fastapi"
+    if fastapi:
+        args = ["--publish", "127.0.0.1::8000", built.image]
+    else:
+        # A command line exits by itself; a long-running Python process stands in for a slow command.
+        args = ["--entrypoint", "python", built.image, "-c", "import time; print('ready', flush=True); time.sleep(600)"]
+    with container(docker, *args) as name:
+        if fastapi:
+            url = published_url(docker, name)
+            wait_for(lambda: get_health(f"{url}/health"), HEALTHY_WITHIN_SECONDS, "GET /health", docker, name)
+        else:
+            wait_for(
+                lambda: "ready" in run([docker, "logs", name], cwd=Path.cwd()).stdout,
+                HEALTHY_WITHIN_SECONDS,
+                "ready",
+                docker,
+                name,
+            )
+        started = time.monotonic()
+        run([docker, "stop", name], cwd=Path.cwd())
+        seconds = time.monotonic() - started
+        exit_code = inspect(docker, name, ".State.ExitCode")
+
+    assert seconds < PROMPT_STOP_SECONDS, f"docker stop took {seconds:.1f} s (exit code {exit_code})"
+    assert exit_code != 137, "killed: the stop signal was ignored"
+
+
+def test_build_context_holds_only_what_the_build_needs(docker, cli_build, tmp_path):
+    """.dockerignore: no .git, .venv, .env, caches or build output reach the builder."""
+    exported = tmp_path / "context"
+    run(
+        [docker, "build", "--file", "-", "--output", f"type=local,dest={exported}", "."],
+        cwd=cli_build.project,
+        env=build_env(),
+        input="FROM scratch\nCOPY . /\n",
+    )
+    sent = {path.relative_to(exported).as_posix() for path in exported.rglob("*") if path.is_file()}
+    expected = {"pyproject.toml", "poetry.lock"} | {
+        path.relative_to(cli_build.project).as_posix()
+        for folder in ("src", "tests")
+        for path in (cli_build.project / folder).rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+
+    assert (cli_build.project / ".git" / "HEAD").exists()
+    assert sent == expected
+
+
+def test_code_change_rebuild_reuses_the_dependency_layer(docker, cli_build, tmp_path):
+    changed = tmp_path / "changed"
+    shutil.copytree(cli_build.project, changed, ignore=shutil.ignore_patterns(".venv", ".git"))
+    cli_module = next(changed.glob("src/*/cli.py"))
+    code = cli_module.read_text(encoding="utf-8")
+    cli_module.write_text(code.replace('f"Hello, {name}!"', 'f"Howdy, {name}!"'), encoding="utf-8")
+    image = f"{PREFIX}-cli:changed"
+
+    output = docker_build(docker, changed, "--tag", image).stderr
+    states = build_step_states(output)
+
+    assert step_state(states, "poetry install --only main") == "CACHED", output
+    assert step_state(states, "poetry install --only-root") == "CACHED", output
+    assert step_state(states, "[runtime ", "COPY src/") == "RUN", output
+    assert run([docker, "run", "--rm", image, "greet", "Ada"], cwd=changed).stdout == "Howdy, Ada!\n"
+
+
+def test_pyproject_edited_without_relocking_fails_the_build(docker, cli_build, tmp_path):
+    stale = tmp_path / "stale"
+    shutil.copytree(cli_build.project, stale, ignore=shutil.ignore_patterns(".venv", ".git"))
+    pyproject = stale / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+    pyproject.write_text(text.replace('"click>=8.1",', '"click>=8.1",\n    "rich>=13",'), encoding="utf-8")
+    assert "rich" in pyproject.read_text(encoding="utf-8")
+
+    result = subprocess.run(
+        [docker, "build", "--tag", f"{PREFIX}-cli:stale", "."],
+        cwd=stale,
+        capture_output=True,
+        text=True,
+        env=build_env(),
+        check=False,
+    )
+
+    assert result.returncode != 0
+    assert STALE_LOCK_MESSAGE in result.stderr, result.stderr
+    assert "Run `poetry lock`" in result.stderr
+
+
+def test_test_stage_runs_the_project_checks_through_poe(docker, cli_build, poetry):
+    result = run(
+        [poetry, "run", "poe", "docker-test", "--tag", f"{PREFIX}-cli:test"],
+        cwd=cli_build.project,
+        env=tool_environment(BUILDKIT_PROGRESS="plain"),
+    )
+    output = result.stdout + result.stderr
+
+    assert step_state(build_step_states(output), "poe check") == "RUN", output
+    assert "All checks passed!" in output
+    assert re.search(r"Success: no issues found in \d+ source files", output), output
+    passed = re.search(r"=+ (\d+) passed", output)
+    assert passed, output
+    assert int(passed[1]) >= 5
+    assert " failed" not in output
