@@ -49,7 +49,7 @@ def docker_build(docker: str, context: Path, *args: str) -> subprocess.Completed
     return run([docker, "build", *args, "."], cwd=context, env=build_env())
 
 
-def bake_locked(output_dir: Path, poetry: str, **answers) -> tuple[Path, dict]:
+def bake_locked(output_dir: Path, **answers) -> tuple[Path, dict]:
     """Bake with a real poetry.lock, locked by the post-gen hook against PyPI's simple index."""
     result = bake(output_dir, package_index_url=PACKAGE_INDEX_URL, lock_dependencies="yes", **answers)
     assert result.returncode == 0, result.output
@@ -80,11 +80,10 @@ def remove_test_images():
 
 
 @pytest.fixture(scope="module")
-def fastapi_build(docker, base_image, poetry, tmp_path_factory) -> Built:
+def fastapi_build(docker, base_image, tmp_path_factory) -> Built:
     """fastapi on Python 3.13, built with `docker build`."""
     project, answers = bake_locked(
         tmp_path_factory.mktemp("fastapi"),
-        poetry,
         app_type="fastapi",
         python_version="3.13",
         project_slug=f"{PREFIX}-api",
@@ -101,7 +100,6 @@ def cli_build(docker, base_image, poetry, tmp_path_factory) -> Built:
     """cli on Python 3.11 with tricky free text, built with the project's `poe docker-build`."""
     project, answers = bake_locked(
         tmp_path_factory.mktemp("cli"),
-        poetry,
         app_type="cli",
         python_version="3.11",
         project_slug=f"{PREFIX}-cli",
