@@ -209,7 +209,14 @@ def find_python(version):
     """A Python of the project's version on this machine, or None."""
     for name in (f"python{version}", "python3", "python"):
         python = shutil.which(name)
-        if python and run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"]).strip() == version:
+        if python is None:
+            continue
+        try:
+            # A pyenv shim exists for every installed version but fails for one not selected.
+            found = run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"]).strip()
+        except StepFailed:
+            continue
+        if found == version:
             return python
     return None
 

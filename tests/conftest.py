@@ -29,6 +29,8 @@ FAST_ANSWERS = {"lock_dependencies": "no", "validate_build": "none", "init_git":
 # Debian suites that ship these Python versions, for the stand-in base images.
 STANDIN_PYTHON_VERSIONS = ("3.11", "3.13")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# A bake that validates at the full level locks, installs, builds and runs an image: minutes, not more.
+BAKE_TIMEOUT_SECONDS = 900
 
 
 @dataclass
@@ -74,7 +76,13 @@ def bake(
     command += [f"{key}={value}" for key, value in answers.items()]
     keystrokes = "".join(f"{(typed or {}).get(question, '')}\n" for question in QUESTIONS) if typed else None
     completed = subprocess.run(
-        command, input=keystrokes, capture_output=True, text=True, env=env or tool_environment(), check=False
+        command,
+        input=keystrokes,
+        capture_output=True,
+        text=True,
+        env=env or tool_environment(),
+        timeout=BAKE_TIMEOUT_SECONDS,
+        check=False,
     )
     return Bake(completed.returncode, completed.stdout, completed.stderr, output_dir, {**answers, **(typed or {})})
 

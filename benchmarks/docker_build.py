@@ -1,0 +1,779 @@
+"""Benchmark the generated Dockerfile against two baselines, side by side in one run (`poe bench`).
+
+Variants, all built from one baked project (same app, same poetry.lock, same base image, same Poetry):
+  generated  the project's own Dockerfile
+  naive      benchmarks/baselines/naive.Dockerfile: single stage, COPY . ., poetry install
+  recipe     benchmarks/baselines/recipe.Dockerfile: the articles' final recipe (pip install poetry==X,
+             --no-root dependency layer on a cache mount, runtime copying .venv)
+
+Figures per variant (medians of --runs runs): cold build with the BuildKit cache mounts emptied first, cold
+build again with them warm, code-change rebuild (and whether the dependency layer stayed CACHED),
+dependency-change rebuild (one package added and relocked), image bytes above the base, installer bytes
+(pip, setuptools, wheel, uv) in the runtime venv, and seconds from `docker run` to the first 200 on /health.
+Then ratios against each baseline, the issue's targets (met / NOT met), and the post-generation validation
+levels timed on the default project (--no-validation skips them).
+
+Needs a Docker engine with BuildKit (DOCKER_BUILDKIT=1 is set here), Poetry 2 on PATH and the package index.
+Emptying the cache mounts runs `docker builder prune --filter type=exec.cachemount`, which empties every
+unused cache mount on the engine, not only this benchmark's.
+Each build's image is tagged bench-<variant>:<token>-<phase> and all are removed at the end (--keep keeps
+them); containers are always removed. --generated-dockerfile measures a candidate Dockerfile instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TEMPLATE_DIR = Path(__file__).resolve().parents[1]
+BASELINES_DIR = Path(__file__).resolve().parent / "baselines"
+sys.path.insert(0, str(TEMPLATE_DIR / "tests"))
+
+import conftest  # noqa: E402  (tests/conftest.py: bake(), ensure_base_image(), the index and Poetry version)
+
+DEFAULT_PYTHON = "3.11"
+DEFAULT_RUNS = 3
+DEFAULT_JSON = TEMPLATE_DIR / "build" / "benchmark.json"
+# One small pure-Python package with a wheel, added to the app's dependencies for the dependency-change rebuild.
+ADDED_DEPENDENCY = "tomli>=2.0"
+BUILD_TIMEOUT = 900
+COMMAND_TIMEOUT = 120
+BAKE_TIMEOUT = 900
+HEALTH_TIMEOUT = 30
+CONTAINER_PORT = 8000
+MB = 1_000_000
+
+# Targets from the issue, against the recipe in the same run.
+COLD_BUILD_MAX_RATIO = 0.6
+CODE_CHANGE_MAX_SHARE = 0.03
+FIRST_200_MAX_SECONDS = 2.0
+
+# Installers that nothing at runtime uses, by distribution or file name in site-packages and bin.
+INSTALLER_SNIPPET = """
+import glob, os, sys
+names = ("pip", "setuptools", "pkg_resources", "_distutils_hack", "distutils-precedence.pth", "wheel", "uv")
+def is_installer(name):
+    return any(name == n or name.startswith((n + "-", n + "3", n + ".")) for n in names)
+def size(path):
+    if not os.path.isdir(path) or os.path.islink(path):
+        return os.lstat(path).st_size
+    return sum(os.lstat(os.path.join(d, f)).st_size for d, _, files in os.walk(path) for f in files)
+total = 0
+for venv in glob.glob(sys.argv[1]):
+    for folder in glob.glob(os.path.join(venv, "lib", "python*", "site-packages")) + [os.path.join(venv, "bin")]:
+        if os.path.isdir(folder):
+            total += sum(size(os.path.join(folder, n)) for n in os.listdir(folder) if is_installer(n))
+print(total)
+"""
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    dockerfile: str | None  # a file in benchmarks/baselines, or None for the generated project's Dockerfile
+    target: str | None
+    dependency_step: str  # text of the build step that installs the dependencies, to find it in the log
+    venv: str  # where the runtime virtual environment lives in the image (a glob)
+
+
+VARIANTS = (
+    Variant("generated", None, "runtime", "poetry install --only main", "/app/.venv"),
+    Variant("naive", "naive.Dockerfile", None, "poetry install", "/root/.cache/pypoetry/virtualenvs/*"),
+    Variant("recipe", "recipe.Dockerfile", "runtime", "poetry install --without dev --no-root", "/app/.venv"),
+)
+BASELINES = ("naive", "recipe")
+# Rows of the post-generation hook's summary that are not validation checks.
+NOT_VALIDATION_STEPS = ("poetry lock", "git init", "validation")
+VALIDATION_TEXT_COLUMNS = (0, 5)
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str
+    label: str
+    unit: str  # "s", "MB", or "bool"
+
+
+FIGURES = (
+    Figure("cold_empty", "cold build, cache mounts empty", "s"),
+    Figure("cold_warm", "cold build, cache mounts warm", "s"),
+    Figure("code_change", "code-change rebuild", "s"),
+    Figure("deps_cached", "dependency layer CACHED on code change", "bool"),
+    Figure("dependency_change", "dependency-change rebuild", "s"),
+    Figure("bytes_above_base", "image bytes above the base", "MB"),
+    Figure("installer_bytes", "pip/setuptools/wheel/uv in runtime venv", "MB"),
+    Figure("first_200", "docker run to first 200 on /health", "s"),
+)
+
+
+@dataclass
+class Target:
+    name: str
+    met: bool
+    detail: str
+
+
+@dataclass
+class Project:
+    path: Path
+    package: str
+    dockerfiles: dict[str, Path]
+    pyproject: str
+    lock: str
+    changed_pyproject: str = ""
+    changed_lock: str = ""
+
+
+@dataclass
+class Build:
+    seconds: float
+    log: str
+    steps: dict[str, float] = field(default_factory=dict)
+    cached: set[str] = field(default_factory=set)
+
+
+class BenchError(Exception):
+    """A command the benchmark needs failed; the message has its output's tail."""
+
+
+# --- pure parts: parsing, statistics, targets, tables ---------------------------------------------------------
+
+
+def parse_build_log(log: str) -> tuple[dict[str, float], set[str]]:
+    """Seconds per step and the steps that were CACHED, from `docker build --progress=plain` output."""
+    titles: dict[str, str] = {}
+    seconds: dict[str, float] = {}
+    cached: set[str] = set()
+    for line in log.splitlines():
+        if match := re.match(r"#(\d+) (\[[^\]]+\] .*)$", line):
+            titles.setdefault(match[1], " ".join(match[2].split()))
+        elif match := re.match(r"#(\d+) DONE ([\d.]+)s$", line):
+            seconds[match[1]] = float(match[2])
+        elif match := re.match(r"#(\d+) CACHED$", line):
+            cached.add(match[1])
+    steps = {titles[number]: value for number, value in seconds.items() if number in titles}
+    return steps, {titles[number] for number in cached if number in titles}
+
+
+def step_was_cached(build: Build, step_text: str) -> bool:
+    """Whether every step whose title contains step_text was CACHED (False when there is none)."""
+    matching = [title for title in (*build.steps, *build.cached) if step_text in title]
+    return bool(matching) and all(title in build.cached for title in matching)
+
+
+def median(values: list[float]) -> float | None:
+    values = [value for value in values if value is not None]
+    return statistics.median(values) if values else None
+
+
+def summarise_runs(runs: list[dict]) -> dict:
+    """Medians of the numeric figures over runs; 'yes', 'no' or 'k/n' for the yes/no figure."""
+    summary = {}
+    for figure in FIGURES:
+        values = [run[figure.key] for run in runs if run.get(figure.key) is not None]
+        if figure.unit == "bool":
+            yes = sum(bool(value) for value in values)
+            summary[figure.key] = (
+                None if not values else "yes" if yes == len(values) else "no" if yes == 0 else f"{yes}/{len(values)}"
+            )
+        else:
+            summary[figure.key] = median(values)
+    return summary
+
+
+def ratio(ours: float | None, theirs: float | None) -> float | None:
+    if ours is None or theirs is None or theirs == 0:
+        return None
+    return ours / theirs
+
+
+def ratios(summaries: dict[str, dict]) -> dict[str, dict[str, float | None]]:
+    """generated/baseline for each numeric figure and each baseline."""
+    ours = summaries["generated"]
+    return {
+        baseline: {
+            figure.key: ratio(ours[figure.key], summaries[baseline][figure.key])
+            for figure in FIGURES
+            if figure.unit != "bool"
+        }
+        for baseline in BASELINES
+        if baseline in summaries
+    }
+
+
+def evaluate_targets(summaries: dict[str, dict]) -> list[Target]:
+    """The issue's targets for the generated Dockerfile, against the recipe measured in the same run."""
+    ours, recipe = summaries["generated"], summaries["recipe"]
+    targets = []
+
+    cold_limit = COLD_BUILD_MAX_RATIO * recipe["cold_empty"]
+    targets.append(
+        Target(
+            f"cold build <= {COLD_BUILD_MAX_RATIO}x the recipe's",
+            ours["cold_empty"] <= cold_limit,
+            f"{ours['cold_empty']:.1f} s vs limit {cold_limit:.1f} s "
+            f"({ours['cold_empty'] / recipe['cold_empty']:.2f}x the recipe's {recipe['cold_empty']:.1f} s)",
+        )
+    )
+    code_limit = CODE_CHANGE_MAX_SHARE * ours["cold_empty"]
+    targets.append(
+        Target(
+            f"code-change rebuild <= {CODE_CHANGE_MAX_SHARE:.0%} of our cold build",
+            ours["code_change"] <= code_limit and ours["deps_cached"] == "yes",
+            f"{ours['code_change']:.2f} s vs limit {code_limit:.2f} s "
+            f"({ours['code_change'] / ours['cold_empty']:.1%}); dependency layer CACHED: {ours['deps_cached']}",
+        )
+    )
+    targets.append(
+        Target(
+            "dependency-change rebuild no slower than the recipe's",
+            ours["dependency_change"] <= recipe["dependency_change"],
+            f"{ours['dependency_change']:.1f} s vs the recipe's {recipe['dependency_change']:.1f} s",
+        )
+    )
+    bytes_limit = recipe["bytes_above_base"] - recipe["installer_bytes"]
+    targets.append(
+        Target(
+            "bytes above the base <= the recipe's minus its installers, and no installer in our venv",
+            ours["bytes_above_base"] <= bytes_limit and ours["installer_bytes"] == 0,
+            f"{ours['bytes_above_base']:,.0f} B vs limit {bytes_limit:,.0f} B "
+            f"(recipe {recipe['bytes_above_base']:,.0f} B - installers {recipe['installer_bytes']:,.0f} B; "
+            f"difference {ours['bytes_above_base'] - bytes_limit:+,.0f} B); "
+            f"installers in our venv: {ours['installer_bytes']:,.0f} B",
+        )
+    )
+    targets.append(
+        Target(
+            f"first 200 within {FIRST_200_MAX_SECONDS:.0f} s of docker run",
+            ours["first_200"] <= FIRST_200_MAX_SECONDS,
+            f"{ours['first_200']:.2f} s",
+        )
+    )
+    return targets
+
+
+def format_value(value, unit: str) -> str:
+    if value is None:
+        return "-"
+    if unit == "bool":
+        return str(value)
+    if unit == "MB":
+        return f"{value / MB:.2f}"
+    return f"{value:.2f}" if value < 10 else f"{value:.1f}"
+
+
+def format_ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def figures_rows(summaries: dict[str, dict], ratio_table: dict[str, dict]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the main table: one row per figure, one column per variant, then the ratios."""
+    variants = [variant.name for variant in VARIANTS if variant.name in summaries]
+    baselines = [baseline for baseline in BASELINES if baseline in ratio_table]
+    header = ["figure", *variants, *(f"generated/{baseline}" for baseline in baselines)]
+    rows = []
+    for figure in FIGURES:
+        unit = "" if figure.unit == "bool" else f" ({figure.unit})"
+        row = [figure.label + unit]
+        row += [format_value(summaries[variant][figure.key], figure.unit) for variant in variants]
+        row += [format_ratio(ratio_table[baseline].get(figure.key)) for baseline in baselines]
+        rows.append(row)
+    return header, rows
+
+
+def text_table(header: list[str], rows: list[list[str]], text_columns: tuple[int, ...] = (0,)) -> str:
+    """Plain aligned columns: text_columns left-aligned, the others (numbers) right-aligned."""
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+
+    def line(cells):
+        return "  ".join(
+            str(cell).ljust(width) if i in text_columns else str(cell).rjust(width)
+            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    return "\n".join([line(header), line(["-" * width for width in widths]), *(line(row) for row in rows)])
+
+
+def markdown_table(header: list[str], rows: list[list[str]], text_columns: tuple[int, ...] = (0,)) -> str:
+    align = ["---" if i in text_columns else "---:" for i in range(len(header))]
+    lines = [header, align, *rows]
+    return "\n".join("| " + " | ".join(str(cell).replace("|", "\\|") for cell in line) + " |" for line in lines)
+
+
+def targets_lines(targets: list[Target]) -> list[str]:
+    return [f"{'met' if target.met else 'NOT met'}: {target.name}: {target.detail}" for target in targets]
+
+
+def validation_rows(validation: dict[str, dict]) -> tuple[list[str], list[list[str]]]:
+    """One row per level; the check counts and the slowest checks leave out locking and git init."""
+    header = ["validate_build", "bake (s)", "over 'none' (s)", "checks ok", "checks skipped", "slowest checks (s)"]
+    reference = validation.get("none", {}).get("seconds")
+    rows = []
+    for level, result in validation.items():
+        if result.get("error"):
+            rows.append([level, "failed", "-", "-", "-", result["error"]])
+            continue
+        seconds = result["seconds"]
+        checks = [step for step in result["steps"] if step["name"] not in NOT_VALIDATION_STEPS]
+        slowest = sorted((step for step in checks if step["result"] == "ok"), key=lambda step: -step["seconds"])[:3]
+        rows.append(
+            [
+                level,
+                format_value(seconds, "s"),
+                "-" if reference is None or level == "none" else format_value(seconds - reference, "s"),
+                str(sum(step["result"] == "ok" for step in checks)),
+                str(sum(step["result"] == "skipped" for step in checks)),
+                ", ".join(f"{step['name']} {step['seconds']:.1f}" for step in slowest) or "-",
+            ]
+        )
+    return header, rows
+
+
+def bake_error(output: str) -> str:
+    """The hook's own error line, else the last line of the bake's output."""
+    lines = output.strip().splitlines() or ["(no output)"]
+    return next((line for line in lines if line.startswith("error:")), lines[-1])
+
+
+def parse_bake_summary(output: str) -> list[dict]:
+    """The step rows of the post-generation hook's summary table (step, result, seconds, note)."""
+    rows, in_table = [], False
+    for line in output.splitlines():
+        if re.match(r"^step\s+result\s+seconds\s+note", line):
+            in_table = True
+            continue
+        if in_table:
+            match = re.match(r"^(.+?)\s{2,}(ok|skipped|not run|FAILED)\s+([\d.]+)\s*(.*)$", line)
+            if not match:
+                break
+            rows.append({"name": match[1], "result": match[2], "seconds": float(match[3]), "note": match[4]})
+    return rows
+
+
+# --- commands ------------------------------------------------------------------------------------------------
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def tool_env(**extra: str) -> dict:
+    return conftest.tool_environment(DOCKER_BUILDKIT="1", **extra)
+
+
+def run(command: list[str], *, timeout: float = COMMAND_TIMEOUT, cwd: Path | None = None, env=None, check=True):
+    """Run a command with a time limit; raise BenchError with the end of its output when it fails."""
+    try:
+        completed = subprocess.run(
+            command, cwd=cwd, env=env or tool_env(), capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"{' '.join(command[:4])} took longer than {timeout} s") from None
+    if check and completed.returncode != 0:
+        output = (completed.stdout + completed.stderr).strip().splitlines()[-30:]
+        raise BenchError(f"{' '.join(command[:4])} exited {completed.returncode}:\n" + "\n".join(output))
+    return completed
+
+
+def docker_build(project: Project, variant: Variant, tag: str, base_image: str, *, no_cache: bool) -> Build:
+    command = ["docker", "build", "--progress=plain", "--tag", tag, "--file", str(project.dockerfiles[variant.name])]
+    command += ["--build-arg", f"PYTHON_IMAGE={base_image}", "--build-arg", f"POETRY_VERSION={conftest.POETRY_VERSION}"]
+    if variant.target:
+        command += ["--target", variant.target]
+    if no_cache:
+        command.append("--no-cache")
+    started = time.perf_counter()
+    completed = run([*command, str(project.path)], timeout=BUILD_TIMEOUT)
+    seconds = time.perf_counter() - started
+    steps, cached = parse_build_log(completed.stderr)
+    return Build(seconds, completed.stderr, steps, cached)
+
+
+def empty_cache_mounts() -> None:
+    run(["docker", "builder", "prune", "--force", "--filter", "type=exec.cachemount"])
+
+
+def image_size(image: str) -> int:
+    return int(run(["docker", "image", "inspect", "--format", "{{.Size}}", image]).stdout.strip())
+
+
+def installer_bytes(image: str, venv: str) -> int:
+    command = ["docker", "run", "--rm", "--user", "0", "--entrypoint", "python", image, "-c", INSTALLER_SNIPPET, venv]
+    return int(run(command).stdout.strip())
+
+
+def seconds_to_first_200(image: str, name: str) -> float:
+    """Seconds from `docker run` to the first 200 on /health, published on 127.0.0.1 only."""
+    env = ["--env", "HOST=0.0.0.0", "--env", f"PORT={CONTAINER_PORT}"]
+    started = time.perf_counter()
+    try:
+        run(["docker", "run", "--detach", "--name", name, *env, "--publish", f"127.0.0.1::{CONTAINER_PORT}", image])
+        address = run(["docker", "port", name, f"{CONTAINER_PORT}/tcp"]).stdout.split()[0]
+        url = f"http://{address}/health"
+        while time.perf_counter() - started < HEALTH_TIMEOUT:
+            try:
+                with urllib.request.urlopen(url, timeout=1) as response:
+                    if response.status == 200:
+                        return time.perf_counter() - started
+            except OSError:
+                time.sleep(0.02)
+        logs = run(["docker", "logs", name], check=False)
+        raise BenchError(f"{image}: no 200 on {url} within {HEALTH_TIMEOUT} s\n{logs.stdout}{logs.stderr}")
+    finally:
+        subprocess.run(["docker", "rm", "--force", name], capture_output=True, timeout=COMMAND_TIMEOUT, check=False)
+
+
+# --- the project and its edits -------------------------------------------------------------------------------
+
+
+def bake_project(output_dir: Path, python_version: str, base_image: str, candidate: Path | None) -> Project:
+    log(f"baking the default project (Python {python_version}, locked against {conftest.PACKAGE_INDEX_URL})")
+    baked = bake(
+        output_dir,
+        python_version=python_version,
+        docker_base_image=base_image,
+        package_index_url=conftest.PACKAGE_INDEX_URL,
+        lock_dependencies="yes",
+    )
+    if baked.returncode != 0:
+        raise BenchError(f"bake failed:\n{baked.output[-3000:]}")
+    path = baked.project
+    package = next(path.glob("src/*/__init__.py")).parent.name
+    dockerfiles = {"generated": path / "Dockerfile"}
+    if candidate:
+        dockerfiles["generated"] = path / "bench-candidate.Dockerfile"
+        dockerfiles["generated"].write_text(candidate.read_text(encoding="utf-8"), encoding="utf-8")
+    for variant in VARIANTS:
+        if variant.dockerfile:
+            text = (BASELINES_DIR / variant.dockerfile).read_text(encoding="utf-8").replace("__PACKAGE__", package)
+            # Outside the .dockerignore allowlist: never part of the build context.
+            dockerfiles[variant.name] = path / f"bench-{variant.dockerfile}"
+            dockerfiles[variant.name].write_text(text, encoding="utf-8")
+    pyproject = (path / "pyproject.toml").read_text(encoding="utf-8")
+    lock = (path / "poetry.lock").read_text(encoding="utf-8")
+    return Project(path, package, dockerfiles, pyproject, lock)
+
+
+def bake(output_dir: Path, **answers: str) -> conftest.Bake:
+    """conftest.bake(), the real cookiecutter CLI with --no-input, with a time limit."""
+    answers = {**conftest.FAST_ANSWERS, **answers}
+    command = [sys.executable, "-m", "cookiecutter", str(TEMPLATE_DIR), "--no-input", "--output-dir", str(output_dir)]
+    command += [f"{key}={value}" for key, value in answers.items()]
+    completed = run(command, timeout=BAKE_TIMEOUT, env=conftest.tool_environment(), check=False)
+    return conftest.Bake(completed.returncode, completed.stdout, completed.stderr, output_dir, answers)
+
+
+def add_dependency(pyproject: str, requirement: str) -> str:
+    """pyproject.toml text with requirement appended to [project] dependencies."""
+    new, count = re.subn(r"(?m)^(dependencies = \[\n(?:    .*\n)*?)(\])", rf'\g<1>    "{requirement}",\n\2', pyproject)
+    if count != 1:
+        raise BenchError("cannot find the [project] dependencies list in pyproject.toml")
+    return new
+
+
+def prepare_dependency_change(project: Project) -> None:
+    """Relock once with one more dependency (host Poetry), keep both files' texts, restore the originals."""
+    log(f"relocking with {ADDED_DEPENDENCY} added (host Poetry, no virtualenv)")
+    pyproject_path, lock_path = project.path / "pyproject.toml", project.path / "poetry.lock"
+    try:
+        pyproject_path.write_text(add_dependency(project.pyproject, ADDED_DEPENDENCY), encoding="utf-8")
+        run(["poetry", "lock"], cwd=project.path, env=tool_env(POETRY_VIRTUALENVS_CREATE="false"), timeout=300)
+        project.changed_pyproject = pyproject_path.read_text(encoding="utf-8")
+        project.changed_lock = lock_path.read_text(encoding="utf-8")
+    finally:
+        restore_project(project)
+
+
+def restore_project(project: Project) -> None:
+    (project.path / "pyproject.toml").write_text(project.pyproject, encoding="utf-8")
+    (project.path / "poetry.lock").write_text(project.lock, encoding="utf-8")
+
+
+def edit_code(project: Project, token: str) -> tuple[Path, str]:
+    """Change one line of app.py (its docstring) to something no earlier run built; return the original."""
+    app = project.path / "src" / project.package / "app.py"
+    original = app.read_text(encoding="utf-8")
+    lines = original.splitlines(keepends=True)
+    lines[0] = f'"""The HTTP application (benchmark edit {token})."""\n'
+    app.write_text("".join(lines), encoding="utf-8")
+    return app, original
+
+
+def change_dependencies(project: Project, token: str) -> None:
+    """The relocked files; a TOML comment makes the bytes new each run, so no earlier layer matches."""
+    (project.path / "pyproject.toml").write_text(
+        project.changed_pyproject + f"\n# benchmark dependency change {token}\n", encoding="utf-8"
+    )
+    (project.path / "poetry.lock").write_text(project.changed_lock, encoding="utf-8")
+
+
+# --- measuring -----------------------------------------------------------------------------------------------
+
+
+def measure_variant(project: Project, variant: Variant, base_image: str, base_size: int, tags: list[str]) -> dict:
+    """One run of every figure for one variant; leaves the project as it found it.
+
+    Each build gets a tag of its own, added to tags before it runs, so that the caller can remove every image.
+    """
+    token = uuid.uuid4().hex[:12]
+    figures: dict = {}
+
+    def build(phase: str, *, no_cache: bool) -> tuple[Build, str]:
+        tag = f"bench-{variant.name}:{token}-{phase}"
+        tags.append(tag)
+        return docker_build(project, variant, tag, base_image, no_cache=no_cache), tag
+
+    empty_cache_mounts()
+    cold, _ = build("cold", no_cache=True)
+    figures["cold_empty"] = cold.seconds
+    figures["cold_steps"] = {title: seconds for title, seconds in cold.steps.items() if seconds >= 0.3}
+    warm, tag = build("warm", no_cache=True)
+    figures["cold_warm"] = warm.seconds
+
+    figures["bytes_above_base"] = image_size(tag) - base_size
+    figures["installer_bytes"] = installer_bytes(tag, variant.venv)
+    figures["first_200"] = seconds_to_first_200(tag, f"bench-{variant.name}-{token}")
+
+    app, original = edit_code(project, token)
+    try:
+        code, _ = build("code", no_cache=False)
+    finally:
+        app.write_text(original, encoding="utf-8")
+    figures["code_change"] = code.seconds
+    figures["deps_cached"] = step_was_cached(code, variant.dependency_step)
+
+    change_dependencies(project, token)
+    try:
+        figures["dependency_change"] = build("deps", no_cache=False)[0].seconds
+    finally:
+        restore_project(project)
+    log(
+        f"{variant.name}: cold {figures['cold_empty']:.1f} s (warm mounts {figures['cold_warm']:.1f} s), "
+        f"code {figures['code_change']:.2f} s, deps {figures['dependency_change']:.1f} s, "
+        f"{figures['bytes_above_base'] / MB:.2f} MB, first 200 {figures['first_200']:.2f} s"
+    )
+    return figures
+
+
+def median_steps(runs: list[dict]) -> dict[str, float]:
+    """Median seconds of each cold-build step seen in the runs (a step missing from a run counts as absent)."""
+    titles = {title for run in runs for title in run.get("cold_steps", {})}
+    medians = {
+        title: median([run["cold_steps"][title] for run in runs if title in run["cold_steps"]]) for title in titles
+    }
+    return dict(sorted(medians.items(), key=lambda item: -item[1]))
+
+
+def time_validation_levels(python_version: str, base_image: str, runs: int, run_id: str) -> dict[str, dict]:
+    """Seconds of a bake at each validate_build level on the default project (fastapi), timed end to end."""
+    results: dict[str, dict] = {}
+    for level in ("none", "static", "auto"):
+        seconds, steps = [], []
+        for index in range(runs):
+            # A project name of its own each time: auto's image is then bench-validate-...:dev, never another
+            # project's my-service:dev, and its docker build really builds (the Poetry stage may be cached).
+            slug = f"bench-validate-{run_id}-{level}-{index}"
+            answers = {
+                "project_name": slug,
+                "python_version": python_version,
+                "docker_base_image": base_image,
+                "package_index_url": conftest.PACKAGE_INDEX_URL,
+                "lock_dependencies": "yes",
+                "validate_build": level,
+            }
+            with tempfile.TemporaryDirectory(prefix="bench-validate-") as output:
+                started = time.perf_counter()
+                try:
+                    baked = bake(Path(output), **answers)
+                    elapsed = time.perf_counter() - started
+                finally:
+                    run(["docker", "image", "rm", "--force", f"{slug}:dev"], check=False)
+            if baked.returncode != 0:
+                results[level] = {"error": bake_error(baked.output), "output": baked.output[-3000:]}
+                break
+            seconds.append(elapsed)
+            steps = parse_bake_summary(baked.stdout)
+            log(f"validate_build={level}: {elapsed:.1f} s")
+        else:
+            results[level] = {"seconds": median(seconds), "runs": seconds, "steps": steps}
+    return results
+
+
+def template_revision() -> str:
+    """The template's commit, with -dirty when the working tree has changes (the Dockerfile may be one)."""
+    described = run(["git", "-C", str(TEMPLATE_DIR), "describe", "--always", "--dirty"], check=False)
+    return described.stdout.strip() or "unknown"
+
+
+def remove_images(tags: list[str]) -> None:
+    if tags:
+        run(["docker", "image", "rm", "--force", *tags], check=False)
+
+
+# --- report --------------------------------------------------------------------------------------------------
+
+
+def build_report(meta: dict, summaries: dict, runs: dict, steps: dict, validation: dict | None) -> dict:
+    ratio_table = ratios(summaries)
+    targets = evaluate_targets(summaries) if "recipe" in summaries else []
+    header, rows = figures_rows(summaries, ratio_table)
+    title = (
+        f"Docker build benchmark: the default {meta['app_type']} project, base {meta['base_image']} "
+        f"(Python {meta['python']}), Poetry {meta['poetry']}, medians of {meta['runs']} runs, {meta['date']}. "
+        "Cold = docker build --no-cache; 'cache mounts empty' prunes the BuildKit cache mounts first, "
+        "'warm' rebuilds right after with them filled."
+    )
+    if meta.get("generated_dockerfile_override"):
+        title += f" 'generated' is {meta['generated_dockerfile_override']}."
+    text = [title, "", text_table(header, rows), "", *targets_lines(targets)]
+    markdown = [title, "", markdown_table(header, rows), "", *(f"- {line}" for line in targets_lines(targets))]
+    if validation:
+        validation_title = (
+            f"Post-generation validation, timed bakes of the default project (Python {meta['validation_python']}, "
+            f"locked, base {meta['validation_base_image']}), medians of {meta['validation_runs']} runs:"
+        )
+        v_header, v_rows = validation_rows(validation)
+        text += ["", validation_title, "", text_table(v_header, v_rows, VALIDATION_TEXT_COLUMNS)]
+        markdown += ["", validation_title, "", markdown_table(v_header, v_rows, VALIDATION_TEXT_COLUMNS)]
+    return {
+        "meta": meta,
+        "summary": summaries,
+        "ratios": ratio_table,
+        "targets": [{"name": t.name, "met": t.met, "detail": t.detail} for t in targets],
+        "cold_build_steps": steps,
+        "runs": runs,
+        "validation": validation,
+        "table_text": "\n".join(text),
+        "table_markdown": "\n".join(markdown),
+    }
+
+
+def print_breakdown(steps: dict[str, dict[str, float]]) -> None:
+    print("\nWhere the cold builds (cache mounts empty) spend their time, median seconds per step >= 0.3 s:")
+    for variant, variant_steps in steps.items():
+        print(f"  {variant}:")
+        for title, seconds in variant_steps.items():
+            print(f"    {seconds:6.1f}  {title[:110]}")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--python", default=DEFAULT_PYTHON, help=f"Python version of the app (default {DEFAULT_PYTHON})"
+    )
+    parser.add_argument("--runs", type=int, default=DEFAULT_RUNS, help=f"runs per figure (default {DEFAULT_RUNS})")
+    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write the results")
+    parser.add_argument("--no-validation", action="store_true", help="skip timing the validate_build levels")
+    parser.add_argument(
+        "--validation-python",
+        default=conftest.PYTHON_VERSIONS[0],
+        help=f"Python of the project the validation levels are timed on (default {conftest.PYTHON_VERSIONS[0]})",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the baked project and the bench-* images")
+    parser.add_argument("--fail-on-targets", action="store_true", help="exit 1 when a target is not met")
+    parser.add_argument(
+        "--generated-dockerfile",
+        type=Path,
+        help="measure this Dockerfile, written for the baked default project, in place of the generated one",
+    )
+    parser.add_argument(
+        "--variants",
+        type=lambda text: text.split(","),
+        default=[variant.name for variant in VARIANTS],
+        help="comma-separated subset to measure, with generated (default: generated,naive,recipe; "
+        "the targets need recipe)",
+    )
+    args = parser.parse_args(argv)
+    names = [variant.name for variant in VARIANTS]
+    if "generated" not in args.variants or not set(args.variants) <= set(names):
+        parser.error(f"--variants takes generated and any of {', '.join(names[1:])}")
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if shutil.which("docker") is None or not conftest.docker_engine_answers("docker"):
+        print("error: no Docker engine answers `docker info`", file=sys.stderr)
+        return 2
+    run_id = uuid.uuid4().hex[:8]
+    base_image = conftest.ensure_base_image("docker", args.python)
+    base_size = image_size(base_image)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-docker-build-"))
+    tags: list[str] = []
+    try:
+        project = bake_project(workdir, args.python, base_image, args.generated_dockerfile)
+        prepare_dependency_change(project)
+        texts = {name: path.read_text(encoding="utf-8") for name, path in project.dockerfiles.items()}
+        chosen = [variant for variant in VARIANTS if variant.name in args.variants]
+        runs: dict[str, list[dict]] = {variant.name: [] for variant in chosen}
+        for index in range(args.runs):
+            # A different order each run, so a neighbour's build slows every variant alike on average.
+            order = chosen[index % len(chosen) :] + chosen[: index % len(chosen)]
+            for variant in order:
+                log(f"run {index + 1}/{args.runs}: {variant.name}")
+                runs[variant.name].append(measure_variant(project, variant, base_image, base_size, tags))
+        summaries = {name: summarise_runs(variant_runs) for name, variant_runs in runs.items()}
+        steps = {name: median_steps(variant_runs) for name, variant_runs in runs.items()}
+        validation, validation_base = None, None
+        if not args.no_validation:
+            validation_base = conftest.ensure_base_image("docker", args.validation_python)
+            validation = time_validation_levels(args.validation_python, validation_base, args.runs, run_id)
+        meta = {
+            "date": time.strftime("%Y-%m-%d"),
+            "app_type": "fastapi",
+            "python": args.python,
+            "base_image": base_image,
+            "base_image_bytes": base_size,
+            "poetry": conftest.POETRY_VERSION,
+            "package_index_url": conftest.PACKAGE_INDEX_URL,
+            "added_dependency": ADDED_DEPENDENCY,
+            "runs": args.runs,
+            "validation_python": args.validation_python,
+            "validation_base_image": validation_base,
+            "validation_runs": args.runs,
+            "cpus": os.cpu_count(),
+            "generated_dockerfile_override": str(args.generated_dockerfile or ""),
+            "template_revision": template_revision(),
+            "dockerfile_sha256": {name: hashlib.sha256(text.encode()).hexdigest()[:16] for name, text in texts.items()},
+        }
+        report = build_report(meta, summaries, runs, steps, validation)
+        report["dockerfiles"] = texts
+    finally:
+        if args.keep:
+            log(f"kept {workdir} and {len(tags)} images tagged bench-*: {', '.join(tags)}")
+        else:
+            remove_images(tags)
+            shutil.rmtree(workdir, ignore_errors=True)
+    print(report["table_text"])
+    print_breakdown(steps)
+    print("\nMarkdown, for the README:\n")
+    print(report["table_markdown"])
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+    print(f"\nwrote {args.json}")
+    if args.fail_on_targets and not all(target["met"] for target in report["targets"]):
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except BenchError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
