@@ -51,7 +51,6 @@ DEFAULT_JSON = TEMPLATE_DIR / "build" / "benchmark.json"
 ADDED_DEPENDENCY = "tomli>=2.0"
 BUILD_TIMEOUT = 900
 COMMAND_TIMEOUT = 120
-BAKE_TIMEOUT = 900
 HEALTH_TIMEOUT = 30
 CONTAINER_PORT = 8000
 MB = 1_000_000
@@ -441,7 +440,7 @@ def seconds_to_first_200(image: str, name: str) -> float:
 
 def bake_project(output_dir: Path, python_version: str, base_image: str, candidate: Path | None) -> Project:
     log(f"baking the default project (Python {python_version}, locked against {conftest.PACKAGE_INDEX_URL})")
-    baked = bake(
+    baked = conftest.bake(
         output_dir,
         python_version=python_version,
         docker_base_image=base_image,
@@ -465,15 +464,6 @@ def bake_project(output_dir: Path, python_version: str, base_image: str, candida
     pyproject = (path / "pyproject.toml").read_text(encoding="utf-8")
     lock = (path / "poetry.lock").read_text(encoding="utf-8")
     return Project(path, package, dockerfiles, pyproject, lock)
-
-
-def bake(output_dir: Path, **answers: str) -> conftest.Bake:
-    """conftest.bake(), the real cookiecutter CLI with --no-input, with a time limit."""
-    answers = {**conftest.FAST_ANSWERS, **answers}
-    command = [sys.executable, "-m", "cookiecutter", str(TEMPLATE_DIR), "--no-input", "--output-dir", str(output_dir)]
-    command += [f"{key}={value}" for key, value in answers.items()]
-    completed = run(command, timeout=BAKE_TIMEOUT, env=conftest.tool_environment(), check=False)
-    return conftest.Bake(completed.returncode, completed.stdout, completed.stderr, output_dir, answers)
 
 
 def add_dependency(pyproject: str, requirement: str) -> str:
@@ -597,7 +587,7 @@ def time_validation_levels(python_version: str, base_image: str, runs: int, run_
             with tempfile.TemporaryDirectory(prefix="bench-validate-") as output:
                 started = time.perf_counter()
                 try:
-                    baked = bake(Path(output), **answers)
+                    baked = conftest.bake(Path(output), **answers)
                     elapsed = time.perf_counter() - started
                 finally:
                     run(["docker", "image", "rm", "--force", f"{slug}:dev"], check=False)

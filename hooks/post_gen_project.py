@@ -205,36 +205,21 @@ def check_ci_files(answers):
     return ", ".join(str(path) for path in files) + " parse"
 
 
-def find_python(version):
-    """A Python of the project's version on this machine, or None."""
-    for name in (f"python{version}", "python3", "python"):
-        python = shutil.which(name)
-        if python is None:
-            continue
-        try:
-            # A pyenv shim exists for every installed version but fails for one not selected.
-            found = run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"]).strip()
-        except StepFailed:
-            continue
-        if found == version:
-            return python
-    return None
-
-
 def install_project(answers):
+    """Install the project and its dev group into .venv, under a Python that Poetry finds for it."""
     require_lock()
-    python = find_python(answers["python_version"])
-    if python is None:
-        raise StepSkipped(f"no Python {answers['python_version']} on PATH to create .venv with")
-    poetry = find_poetry()
-    run([poetry, "env", "use", python])
-    run([poetry, "install"])
+    try:
+        run([find_poetry(), "install"])
+    except StepFailed as failure:
+        if "unable to find a compatible version" in failure.output:
+            raise StepSkipped(f"no Python {answers['python_version']} on PATH to create .venv with") from None
+        raise
     return ".venv created with the dev group"
 
 
 def run_project_checks(_answers):
-    if not Path(".venv").is_dir():
-        raise StepSkipped("the project was not installed")
+    if not Path(".venv/bin/poe").exists():
+        raise StepSkipped("the project's dev tools are not installed")
     run([find_poetry(), "run", "poe", "check"])
     return "poe check: lint, typecheck, tests"
 
