@@ -45,6 +45,8 @@ sys.path.insert(0, str(TEMPLATE_DIR / "tests"))
 import conftest  # noqa: E402  (tests/conftest.py: bake(), ensure_base_image(), the index and Poetry version)
 
 DEFAULT_PYTHON = "3.11"
+# Every validate_build level, cheapest first; auto and full differ only where this machine lacks something.
+VALIDATION_LEVELS = ("none", "static", "auto", "full")
 DEFAULT_RUNS = 3
 DEFAULT_JSON = TEMPLATE_DIR / "build" / "benchmark.json"
 # One small pure-Python package with a wheel, added to the app's dependencies for the dependency-change rebuild.
@@ -570,7 +572,7 @@ def median_steps(runs: list[dict]) -> dict[str, float]:
 def time_validation_levels(python_version: str, base_image: str, runs: int, run_id: str) -> dict[str, dict]:
     """Seconds of a bake at each validate_build level on the default project (fastapi), timed end to end."""
     results: dict[str, dict] = {}
-    for level in ("none", "static", "auto"):
+    for level in VALIDATION_LEVELS:
         seconds, steps = [], []
         for index in range(runs):
             # A project name of its own each time: auto's image is then bench-validate-...:dev, never another
