@@ -32,6 +32,7 @@ def locked_project(request, tmp_path_factory, poetry):
 
 def test_lock_matches_pyproject(locked_project, poetry):
     run([poetry, "check", "--lock"], cwd=locked_project, env=tool_environment(POETRY_VIRTUALENVS_CREATE="false"))
+    assert "generated without one" not in (locked_project / "README.md").read_text(encoding="utf-8")
 
 
 def test_project_installs_and_passes_its_own_gate(locked_project, poetry):

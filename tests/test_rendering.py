@@ -227,3 +227,10 @@ def test_git_repository_on_request(baked, init_git, has_repository):
 
     assert result.returncode == 0, result.output
     assert (result.project / ".git").is_dir() == has_repository
+
+
+def test_readme_setup_starts_with_a_lock_when_generated_without_one(baked):
+    readme = (baked(lock_dependencies="no").project / "README.md").read_text(encoding="utf-8")
+
+    setup = readme[readme.index("## Set up") : readme.index("## Tasks")]
+    assert setup.index("poetry lock ") < setup.index("poetry install ")
