@@ -145,8 +145,9 @@ def lock_dependencies(answers):
     Poetry 2 locks only under a Python that requires-python allows: it finds one on PATH and makes
     the project's .venv with it, the environment 'poetry install' then uses.
     """
+    poetry = find_poetry()
     try:
-        run([find_poetry(), "lock"])
+        run([poetry, "lock"])
     except StepFailed as failure:
         version = answers["python_version"]
         if "unable to find a compatible version" in failure.output:

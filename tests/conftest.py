@@ -111,8 +111,8 @@ def run(command, cwd: Path, **kwargs) -> subprocess.CompletedProcess:
 def baked(tmp_path):
     """bake() into this test's temporary directory."""
 
-    def _bake(**answers: str) -> Bake:
-        return bake(tmp_path, **answers)
+    def _bake(env: dict | None = None, **answers: str) -> Bake:
+        return bake(tmp_path, env=env, **answers)
 
     return _bake
 

@@ -134,6 +134,30 @@ def test_static_checks_lock_dockerfile_and_ci_offline(tmp_path):
     assert "poetry install" not in rows
 
 
+def test_lock_without_poetry_on_path_names_the_way_out(baked, poetry):
+    poetry_dir = os.path.dirname(poetry)
+    path = os.pathsep.join(entry for entry in os.environ["PATH"].split(os.pathsep) if entry != poetry_dir)
+
+    result = baked(lock_dependencies="yes", env=tool_environment(PATH=path))
+
+    assert result.returncode != 0
+    assert "Poetry was not found on PATH. Install Poetry 2" in result.stderr
+    assert "lock_dependencies=no" in result.stderr
+    assert not result.project.exists()
+
+
+@pytest.mark.slow
+def test_a_failing_step_shows_the_tools_last_lines_and_how_to_reproduce(baked):
+    result = baked(lock_dependencies="yes", package_index_url="http://127.0.0.1:9/simple/")
+
+    assert result.returncode != 0
+    assert "--- last lines of its output ---" in result.stderr
+    assert "All attempts to connect to 127.0.0.1:9 failed" in result.stderr
+    assert "to reproduce: generate again with --keep-project-on-failure" in result.stderr
+    assert result.stderr.rstrip().endswith("poetry lock")
+    assert "poetry lock  FAILED" in result.stdout
+
+
 def test_none_runs_nothing(baked):
     result = baked(validate_build="none")
 
