@@ -4,6 +4,7 @@ Runs in the new project directory, in whatever Python runs cookiecutter: standar
 (PyYAML, a dependency of cookiecutter itself, parses the CI files).
 """
 
+import functools
 import json
 import os
 import re
@@ -122,8 +123,9 @@ def prune_unselected_files(answers):
                     folder.rmdir()
 
 
+@functools.cache
 def find_poetry():
-    """Return the path of a Poetry 2 on PATH, or raise StepFailed naming the way out."""
+    """Return the path of a Poetry 2 on PATH, or raise StepFailed naming the way out (asked once a run)."""
     poetry = shutil.which("poetry")
     if poetry is None:
         raise StepFailed(
@@ -225,7 +227,9 @@ def run_project_checks(_answers):
     return "poe check: lint, typecheck, tests"
 
 
+@functools.cache
 def docker_engine_answers():
+    """The docker CLI if its engine answers `docker info`, else None (asked once a run)."""
     docker = shutil.which("docker")
     if docker is None:
         return None
