@@ -349,21 +349,6 @@ def bake_error(output: str) -> str:
     return next((line for line in lines if line.startswith("error:")), lines[-1])
 
 
-def parse_bake_summary(output: str) -> list[dict]:
-    """The step rows of the post-generation hook's summary table (step, result, seconds, note)."""
-    rows, in_table = [], False
-    for line in output.splitlines():
-        if re.match(r"^step\s+result\s+seconds\s+note", line):
-            in_table = True
-            continue
-        if in_table:
-            match = re.match(r"^(.+?)\s{2,}(ok|skipped|not run|FAILED)\s+([\d.]+)\s*(.*)$", line)
-            if not match:
-                break
-            rows.append({"name": match[1], "result": match[2], "seconds": float(match[3]), "note": match[4]})
-    return rows
-
-
 # --- commands ------------------------------------------------------------------------------------------------
 
 
@@ -597,7 +582,7 @@ def time_validation_levels(python_version: str, base_image: str, runs: int, run_
                 results[level] = {"error": bake_error(baked.output), "output": baked.output[-3000:]}
                 break
             seconds.append(elapsed)
-            steps = parse_bake_summary(baked.stdout)
+            steps = conftest.hook_summary(baked.stdout)
             log(f"validate_build={level}: {elapsed:.1f} s")
         else:
             results[level] = {"seconds": median(seconds), "runs": seconds, "steps": steps}

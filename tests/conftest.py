@@ -4,6 +4,7 @@ import importlib.util
 import itertools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -85,6 +86,21 @@ def bake(
         check=False,
     )
     return Bake(completed.returncode, completed.stdout, completed.stderr, output_dir, {**answers, **(typed or {})})
+
+
+def hook_summary(output: str) -> list[dict]:
+    """The step rows of the post-generation hook's closing table (name, result, seconds, note)."""
+    rows, in_table = [], False
+    for line in output.splitlines():
+        if re.match(r"^step\s+result\s+seconds\s+note", line):
+            in_table = True
+            continue
+        if in_table:
+            match = re.match(r"^(.+?)\s{2,}(ok|skipped|not run|FAILED)\s+([\d.]+)\s*(.*)$", line)
+            if not match:
+                break
+            rows.append({"name": match[1], "result": match[2], "seconds": float(match[3]), "note": match[4]})
+    return rows
 
 
 def load_hook(name: str):

@@ -4,7 +4,7 @@ import importlib.util
 import sys
 
 import pytest
-from conftest import TEMPLATE_DIR, load_hook
+from conftest import TEMPLATE_DIR
 
 spec = importlib.util.spec_from_file_location("docker_build", TEMPLATE_DIR / "benchmarks" / "docker_build.py")
 bench = importlib.util.module_from_spec(spec)
@@ -159,27 +159,6 @@ def test_add_dependency_appends_to_the_project_dependencies():
     assert changed == pyproject.replace('"uvicorn>=0.32",\n', '"uvicorn>=0.32",\n    "tomli>=2.0",\n')
     with pytest.raises(bench.BenchError):
         bench.add_dependency("[project]\n", "tomli>=2.0")
-
-
-def test_parse_bake_summary_reads_the_hooks_own_summary(capsys):
-    report = load_hook("post_gen_project").Report()
-    report.rows = [
-        ("poetry lock", "ok", 4.1, "poetry.lock written"),
-        ("poetry install", "skipped", 0.0, "no Python 3.13 on PATH"),
-        ("install, poe check, image", "not run", 0.0, "validate_build=static"),
-        ("docker build", "ok", 5.5, "image bench-validate:dev"),
-    ]
-    report.print_summary()
-    output = "==> poetry lock\n" + capsys.readouterr().out + "\nMy Service is ready in /tmp/x\n"
-
-    rows = bench.parse_bake_summary(output)
-
-    assert [(row["name"], row["result"], row["seconds"]) for row in rows] == [
-        ("poetry lock", "ok", 4.1),
-        ("poetry install", "skipped", 0.0),
-        ("install, poe check, image", "not run", 0.0),
-        ("docker build", "ok", 5.5),
-    ]
 
 
 def test_validation_rows():

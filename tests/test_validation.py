@@ -5,7 +5,7 @@ import subprocess
 import uuid
 
 import pytest
-from conftest import HOST_PYTHON, PACKAGE_INDEX_URL, bake, load_hook, tool_environment
+from conftest import HOST_PYTHON, PACKAGE_INDEX_URL, bake, hook_summary, load_hook, tool_environment
 
 post_gen = load_hook("post_gen_project")
 
@@ -54,14 +54,7 @@ def validated(tmp_path, docker, base_image):
 
 def summary_rows(output: str) -> dict[str, str]:
     """step -> result, from the hook's closing table."""
-    header, *lines = output[output.index("\nstep ") + 1 :].splitlines()
-    result_column = header.index("result")
-    rows = {}
-    for line in lines:
-        if not line.strip():
-            break
-        rows[line[:result_column].rstrip()] = line[result_column : result_column + 8].strip()
-    return rows
+    return {row["name"]: row["result"] for row in hook_summary(output)}
 
 
 @pytest.mark.docker
@@ -201,3 +194,24 @@ def test_prune_removes_only_the_manifests_files(tmp_path, monkeypatch):
     remaining = sorted(str(path.relative_to(tmp_path)) for path in tmp_path.rglob("*") if path.is_file())
     assert remaining == [".github/CODEOWNERS"]
     assert not (tmp_path / ".github" / "workflows").exists()
+
+
+def test_hook_summary_reads_the_hooks_own_table(capsys):
+    report = post_gen.Report()
+    report.rows = [
+        ("poetry lock", "ok", 4.1, "poetry.lock written"),
+        ("poetry install", "skipped", 0.0, "no Python 3.13 on PATH"),
+        ("install, poe check, image", "not run", 0.0, "validate_build=static"),
+        ("docker build", "ok", 5.5, "image bench-validate:dev"),
+    ]
+    report.print_summary()
+    output = "==> poetry lock\n" + capsys.readouterr().out + "\nMy Service is ready in /tmp/x\n"
+
+    rows = hook_summary(output)
+
+    assert [(row["name"], row["result"], row["seconds"]) for row in rows] == [
+        ("poetry lock", "ok", 4.1),
+        ("poetry install", "skipped", 0.0),
+        ("install, poe check, image", "not run", 0.0),
+        ("docker build", "ok", 5.5),
+    ]
