@@ -133,6 +133,29 @@ def baked(tmp_path):
     return _bake
 
 
+def matrix_id(answers: dict) -> str:
+    return "-".join(answers.values())
+
+
+@pytest.fixture(scope="session")
+def baked_project(tmp_path_factory):
+    """baked_project(answers) -> the project baked (--no-input) with those answers, once a session.
+
+    Shared between test modules: read the project, never change it (copy it into tmp_path first).
+    """
+    projects: dict[tuple, Path] = {}
+
+    def _baked_project(answers: dict) -> Path:
+        key = tuple(sorted(answers.items()))
+        if key not in projects:
+            result = bake(tmp_path_factory.mktemp("baked"), **answers)
+            assert result.returncode == 0, result.output
+            projects[key] = result.project
+        return projects[key]
+
+    return _baked_project
+
+
 @pytest.fixture(scope="session")
 def poetry() -> str:
     path = shutil.which("poetry")

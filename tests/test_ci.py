@@ -14,7 +14,16 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import OPTION_MATRIX, POETRY_VERSION, PYTHON_VERSIONS, TEMPLATE_DIR, Bake, bake, tool_environment
+from conftest import (
+    OPTION_MATRIX,
+    POETRY_VERSION,
+    PYTHON_VERSIONS,
+    TEMPLATE_DIR,
+    Bake,
+    bake,
+    matrix_id,
+    tool_environment,
+)
 
 GITHUB_WORKFLOW = Path(".github/workflows/ci.yml")
 DEPENDABOT = Path(".github/dependabot.yml")
@@ -30,10 +39,6 @@ TRICKY_TEXT = {
 DIRECT_TOOL = re.compile(r"(?<![\w-])(ruff|mypy|pytest)(?![\w-])")
 
 
-def options_id(options: dict) -> str:
-    return "-".join(options.values())
-
-
 def options_with(**fixed: str) -> list[dict]:
     return [options for options in OPTION_MATRIX if all(options[key] == value for key, value in fixed.items())]
 
@@ -41,22 +46,6 @@ def options_with(**fixed: str) -> list[dict]:
 GITHUB_OPTIONS = options_with(ci_provider="github")
 GITLAB_OPTIONS = options_with(ci_provider="gitlab")
 CI_OPTIONS = GITHUB_OPTIONS + GITLAB_OPTIONS
-
-
-@pytest.fixture(scope="module")
-def baked_project(tmp_path_factory):
-    """baked_project(options) -> the project baked with those answers, once per module."""
-    projects: dict[tuple, Path] = {}
-
-    def _baked_project(options: dict) -> Path:
-        key = tuple(sorted(options.items()))
-        if key not in projects:
-            result = bake(tmp_path_factory.mktemp("ci"), **options)
-            assert result.returncode == 0, result.output
-            projects[key] = result.project
-        return projects[key]
-
-    return _baked_project
 
 
 @pytest.fixture(scope="session")
@@ -151,7 +140,7 @@ def github_output(script: str, cwd: Path, tmp_path: Path, **env: str) -> str:
     return output.read_text()
 
 
-@pytest.mark.parametrize("options", OPTION_MATRIX, ids=options_id)
+@pytest.mark.parametrize("options", OPTION_MATRIX, ids=matrix_id)
 def test_ci_files_are_those_of_the_provider(baked_project, options):
     project = baked_project(options)
     every_ci_file = {path for paths in CI_FILES.values() for path in paths}
@@ -161,14 +150,14 @@ def test_ci_files_are_those_of_the_provider(baked_project, options):
     assert present == set(CI_FILES[options["ci_provider"]])
 
 
-@pytest.mark.parametrize("options", GITHUB_OPTIONS, ids=options_id)
+@pytest.mark.parametrize("options", GITHUB_OPTIONS, ids=matrix_id)
 def test_github_workflow_passes_actionlint(baked_project, actionlint, options):
     linted = lint_workflow(actionlint, baked_project(options) / GITHUB_WORKFLOW)
 
     assert linted.returncode == 0, linted.stdout + linted.stderr
 
 
-@pytest.mark.parametrize("options", GITHUB_OPTIONS, ids=options_id)
+@pytest.mark.parametrize("options", GITHUB_OPTIONS, ids=matrix_id)
 def test_dependabot_covers_python_docker_and_actions(baked_project, options):
     path = baked_project(options) / DEPENDABOT
 
@@ -179,14 +168,14 @@ def test_dependabot_covers_python_docker_and_actions(baked_project, options):
     assert updates == {("pip", "/"), ("docker", "/"), ("github-actions", "/")}
 
 
-@pytest.mark.parametrize("options", GITLAB_OPTIONS, ids=options_id)
+@pytest.mark.parametrize("options", GITLAB_OPTIONS, ids=matrix_id)
 def test_gitlab_ci_is_valid_against_gitlabs_schema(baked_project, options):
     validated = validate_schema("vendor.gitlab-ci", baked_project(options) / GITLAB_CI)
 
     assert validated.returncode == 0, validated.stdout + validated.stderr
 
 
-@pytest.mark.parametrize("options", CI_OPTIONS, ids=options_id)
+@pytest.mark.parametrize("options", CI_OPTIONS, ids=matrix_id)
 def test_ci_runs_the_checks_through_existing_poe_tasks(baked_project, options):
     project = baked_project(options)
     scripts = ci_scripts(project, options["ci_provider"])
@@ -198,7 +187,7 @@ def test_ci_runs_the_checks_through_existing_poe_tasks(baked_project, options):
     assert [script for script in scripts if DIRECT_TOOL.search(script)] == []
 
 
-@pytest.mark.parametrize("options", GITHUB_OPTIONS, ids=options_id)
+@pytest.mark.parametrize("options", GITHUB_OPTIONS, ids=matrix_id)
 def test_github_ci_installs_the_poetry_the_dockerfile_pins(baked_project, options, tmp_path):
     project = baked_project(options)
     workflow = load_yaml(project / GITHUB_WORKFLOW)
@@ -213,7 +202,7 @@ def test_github_ci_installs_the_poetry_the_dockerfile_pins(baked_project, option
     assert POETRY_VERSION not in (project / GITHUB_WORKFLOW).read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("options", GITLAB_OPTIONS, ids=options_id)
+@pytest.mark.parametrize("options", GITLAB_OPTIONS, ids=matrix_id)
 def test_gitlab_ci_installs_the_poetry_the_dockerfile_pins(baked_project, options):
     project = baked_project(options)
     script = load_yaml(project / GITLAB_CI)["check"]["script"]
@@ -227,7 +216,7 @@ def test_gitlab_ci_installs_the_poetry_the_dockerfile_pins(baked_project, option
     assert POETRY_VERSION not in (project / GITLAB_CI).read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("options", CI_OPTIONS, ids=options_id)
+@pytest.mark.parametrize("options", CI_OPTIONS, ids=matrix_id)
 def test_ci_fails_when_the_dockerfile_pins_no_poetry(baked_project, options, tmp_path):
     project = baked_project(options)
     (tmp_path / "Dockerfile").write_text("FROM python:3.13-slim\nARG POETRY_VERSION\n", encoding="utf-8")
@@ -257,7 +246,7 @@ def test_ci_uses_the_answered_python_version(baked_project, provider, python_ver
         assert check["cache"]["key"]["prefix"] == f"python-{python_version}"
 
 
-@pytest.mark.parametrize("options", GITHUB_OPTIONS, ids=options_id)
+@pytest.mark.parametrize("options", GITHUB_OPTIONS, ids=matrix_id)
 def test_github_smoke_test_runs_the_image_poe_docker_build_tags(baked_project, options):
     project = baked_project(options)
     workflow = load_yaml(project / GITHUB_WORKFLOW)
@@ -349,7 +338,7 @@ def test_gitlab_smoke_test_runs_the_pipeline_image(baked_project, app_type):
         assert 'docker run --rm "$PIPELINE_IMAGE" --help' in script
 
 
-@pytest.mark.parametrize("options", GITHUB_OPTIONS, ids=options_id)
+@pytest.mark.parametrize("options", GITHUB_OPTIONS, ids=matrix_id)
 def test_github_workflow_grants_least_privilege_and_publishes_only_releases(baked_project, options):
     workflow = load_yaml(baked_project(options) / GITHUB_WORKFLOW)
     jobs = workflow["jobs"]

@@ -5,7 +5,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import COOKIECUTTER_JSON, OPTION_MATRIX, POETRY_VERSION, TEMPLATE_DIR, bake, load_hook
+from conftest import COOKIECUTTER_JSON, OPTION_MATRIX, POETRY_VERSION, TEMPLATE_DIR, bake, load_hook, matrix_id
 from markdown_it import MarkdownIt
 
 UNRENDERED = re.compile(r"\{%|%\}|\{\{\s*cookiecutter|cookiecutter\.|(?<!\$)\{\{(?!\.)")
@@ -19,16 +19,9 @@ TRICKY_TEXT = {
 }
 
 
-def matrix_id(answers: dict) -> str:
-    return "-".join(answers.values())
-
-
-@pytest.fixture(scope="module", params=OPTION_MATRIX, ids=matrix_id)
-def matrix_project(request, tmp_path_factory) -> tuple[dict, Path]:
-    answers = request.param
-    result = bake(tmp_path_factory.mktemp("matrix"), **answers)
-    assert result.returncode == 0, result.output
-    return answers, result.project
+@pytest.fixture(params=OPTION_MATRIX, ids=matrix_id)
+def matrix_project(request, baked_project) -> tuple[dict, Path]:
+    return request.param, baked_project(request.param)
 
 
 def project_files(project: Path) -> list[Path]:
