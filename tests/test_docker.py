@@ -39,6 +39,7 @@ class Built:
     project: Path
     answers: dict
     image: str
+    planted: list[str]
 
 
 def build_env(**extra: str) -> dict:
@@ -57,12 +58,35 @@ def bake_locked(output_dir: Path, **answers) -> tuple[Path, dict]:
     return result.project, result.answers
 
 
-def add_files_the_build_must_not_see(project: Path) -> None:
-    """A secret, a git repository, caches and build output, as a developer's working tree has them."""
-    (project / ".env").write_text("SECRET_TOKEN=do-not-ship\n", encoding="utf-8")
-    for folder in (".git", ".venv", "dist", ".mypy_cache", ".pytest_cache", "src/__pycache__", "tests/__pycache__"):
+# Secrets a developer may leave anywhere in the tree, even inside src/ and tests/.
+SECRET_FILE_NAMES = (".env", ".env.local", "server.pem", "id_rsa", "credentials.json", ".netrc")
+MACHINE_STATE_FOLDERS = (
+    ".git",
+    ".venv",
+    "dist",
+    ".mypy_cache",
+    ".pytest_cache",
+    "src/__pycache__",
+    "tests/__pycache__",
+)
+
+
+def add_files_the_build_must_not_see(project: Path) -> list[str]:
+    """Secrets, a git repository, caches and build output, as a developer's working tree has them."""
+    planted = []
+    for folder in (".", *(str(path.relative_to(project)) for path in project.glob("src/*")), "tests"):
+        for name in SECRET_FILE_NAMES:
+            (project / folder / name).write_text("SECRET_TOKEN=do-not-ship\n", encoding="utf-8")
+            planted.append((Path(folder) / name).as_posix())
+        if not (project / folder / ".git").exists():
+            (project / folder / ".git").mkdir()
+            (project / folder / ".git" / "config").write_text("[core]\n", encoding="utf-8")
+            planted.append((Path(folder) / ".git" / "config").as_posix())
+    for folder in MACHINE_STATE_FOLDERS:
         (project / folder).mkdir(parents=True, exist_ok=True)
         (project / folder / "leftover.pyc").write_bytes(b"not for the image")
+        planted.append(f"{folder}/leftover.pyc")
+    return planted
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -89,10 +113,10 @@ def fastapi_build(docker, base_image, tmp_path_factory) -> Built:
         project_slug=f"{PREFIX}-api",
         docker_base_image=base_image("3.13"),
     )
-    add_files_the_build_must_not_see(project)
+    planted = add_files_the_build_must_not_see(project)
     image = f"{PREFIX}-api:dev"
     docker_build(docker, project, "--tag", image)
-    return Built(project, answers, image)
+    return Built(project, answers, image, planted)
 
 
 @pytest.fixture(scope="module")
@@ -110,9 +134,9 @@ def cli_build(docker, base_image, poetry, tmp_path_factory) -> Built:
     )
     assert answers["project_name"] == TRICKY_NAME
     run([poetry, "install"], cwd=project)
-    add_files_the_build_must_not_see(project)
+    planted = add_files_the_build_must_not_see(project)
     run([poetry, "run", "poe", "docker-build"], cwd=project)
-    return Built(project, answers, f"{PREFIX}-cli:dev")
+    return Built(project, answers, f"{PREFIX}-cli:dev", planted)
 
 
 @pytest.fixture(params=["fastapi", "cli"])
@@ -200,13 +224,11 @@ def test_fastapi_answers_health_and_turns_healthy(docker, fastapi_build):
     assert user == RUNTIME_UID
 
 
-def test_fastapi_image_healthcheck_needs_no_curl(docker, fastapi_build):
+def test_fastapi_image_healthcheck_asks_the_app_and_needs_no_curl(docker, fastapi_build):
     config = inspect(docker, fastapi_build.image, ".Config")
     healthcheck = config["Healthcheck"]
 
-    assert healthcheck["Test"][:3] == ["CMD", "python", "-c"]
-    assert "http://127.0.0.1:" in healthcheck["Test"][3]
-    assert "/health" in healthcheck["Test"][3]
+    assert healthcheck["Test"] == ["CMD", fastapi_build.answers["project_slug"], "--check-health"]
     assert healthcheck["Interval"] == 10 * 10**9
     assert "8000/tcp" in config["ExposedPorts"]
     assert python_in_image(docker, fastapi_build.image, "import shutil; print(shutil.which('curl'))") == "None\n"
@@ -214,7 +236,10 @@ def test_fastapi_image_healthcheck_needs_no_curl(docker, fastapi_build):
 
 def test_cli_runs_help_and_its_command_through_poe(docker, cli_build, poetry):
     help_text = run([poetry, "run", "poe", "docker-run"], cwd=cli_build.project).stdout
-    greeting = run([poetry, "run", "poe", "docker-run", "greet", "Ada", "--shout"], cwd=cli_build.project).stdout
+    # Poetry keeps a `--` of the task's only after one of its own.
+    greeting = run(
+        [poetry, "run", "--", "poe", "docker-run", "--", "greet", "Ada", "--shout"], cwd=cli_build.project
+    ).stdout
 
     assert "Usage:" in help_text
     assert "greet" in help_text
@@ -239,7 +264,9 @@ for folder, dirs, files in os.walk("/"):
         dirs[:] = [name for name in dirs if name not in ("proc", "sys", "dev")]
     for name in dirs + files:
         path = os.path.join(folder, name)
-        if name in ("poetry", "pypoetry", ".cache", ".env", ".git") or path.startswith("/app/tests"):
+        secret = name.startswith((".env", "id_rsa")) or name.endswith(".pem") or name in ("credentials.json", ".netrc")
+        build_leftover = name in ("poetry", "pypoetry", ".cache", ".git") or path.startswith("/app/tests")
+        if build_leftover or (secret and path.startswith("/app/")):
             found["leftovers"].append(path)
 found["src"] = sorted(os.path.relpath(os.path.join(folder, name), "/app/src")
                       for folder, _, files in os.walk("/app/src") for name in files)
@@ -256,10 +283,12 @@ def test_runtime_image_holds_only_the_virtual_environment_and_the_code(docker, b
     code = sorted(
         path.relative_to(source).as_posix()
         for path in source.rglob("*")
-        if path.is_file() and "__pycache__" not in path.parts
+        if path.is_file()
+        and "__pycache__" not in path.parts
+        and path.relative_to(built.project).as_posix() not in built.planted
     )
 
-    assert found["app"] == [".venv", "src"]
+    assert found["app"] == [".venv", "data", "src"]
     assert found["src"] == code
     # No Poetry, no pip or Poetry cache, no tests, .git or .env (the base image may bring its own pip,
     # outside the app's virtual environment).
@@ -317,8 +346,9 @@ def test_docker_stop_is_prompt(docker, built):
     assert exit_code != 137, "killed: the stop signal was ignored"
 
 
-def test_build_context_holds_only_what_the_build_needs(docker, cli_build, tmp_path):
-    """.dockerignore: no .git, .venv, .env, caches or build output reach the builder."""
+def test_build_context_holds_no_secret_and_no_machine_state(docker, cli_build, tmp_path):
+    """.dockerignore: no .git, .venv, env files, keys, credentials, caches or build output reach the builder,
+    wherever they sit; everything the Dockerfile copies does."""
     exported = tmp_path / "context"
     run(
         [docker, "build", "--file", "-", "--output", f"type=local,dest={exported}", "."],
@@ -327,15 +357,17 @@ def test_build_context_holds_only_what_the_build_needs(docker, cli_build, tmp_pa
         input="FROM scratch\nCOPY . /\n",
     )
     sent = {path.relative_to(exported).as_posix() for path in exported.rglob("*") if path.is_file()}
-    expected = {"pyproject.toml", "poetry.lock"} | {
+    copied = {"pyproject.toml", "poetry.lock"} | {
         path.relative_to(cli_build.project).as_posix()
         for folder in ("src", "tests")
         for path in (cli_build.project / folder).rglob("*")
-        if path.is_file() and "__pycache__" not in path.parts
+        if path.is_file() and "__pycache__" not in path.parts and path.as_posix() not in cli_build.planted
     }
 
     assert (cli_build.project / ".git" / "HEAD").exists()
-    assert sent == expected
+    assert not sent & set(cli_build.planted)
+    assert not [name for name in sent if name.startswith(".git/") or "/.git/" in name]
+    assert copied - set(cli_build.planted) <= sent
 
 
 def test_code_change_rebuild_reuses_the_dependency_layer(docker, cli_build, tmp_path):
@@ -350,7 +382,8 @@ def test_code_change_rebuild_reuses_the_dependency_layer(docker, cli_build, tmp_
     states = build_step_states(output)
 
     assert step_state(states, "poetry install --only main") == "CACHED", output
-    assert step_state(states, "[runtime ", "COPY src/") == "RUN", output
+    assert step_state(states, "[app-files ", "COPY src/") == "RUN", output
+    assert step_state(states, "[runtime ", "COPY --from=app-files") == "RUN", output
     assert run([docker, "run", "--rm", image, "greet", "Ada"], cwd=changed).stdout == "Howdy, Ada!\n"
 
 
@@ -378,7 +411,7 @@ def test_pyproject_edited_without_relocking_fails_the_build(docker, cli_build, t
 
 def test_test_stage_runs_the_project_checks_through_poe(docker, cli_build, poetry):
     result = run(
-        [poetry, "run", "poe", "docker-test", "--tag", f"{PREFIX}-cli:test"],
+        [poetry, "run", "poe", "docker-test"],
         cwd=cli_build.project,
         env=tool_environment(BUILDKIT_PROGRESS="plain"),
     )

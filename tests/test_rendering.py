@@ -209,9 +209,9 @@ def test_base_image_override_is_the_dockerfile_default(baked):
 
     assert dockerfile.count(f"ARG PYTHON_IMAGE={image}\n") == 1
     assert dockerfile.index("ARG PYTHON_IMAGE=") < dockerfile.index("FROM ")
-    # Every stage starts from the base image argument or from an earlier stage.
+    # Every stage starts from the base image argument, an earlier stage, or nothing (a stage of files only).
     for position, (source, _) in enumerate(stages):
-        assert source == "${PYTHON_IMAGE}" or source in [name for _, name in stages[:position]]
+        assert source in ("${PYTHON_IMAGE}", "scratch") or source in [name for _, name in stages[:position]]
 
 
 @pytest.mark.parametrize(("init_git", "has_repository"), [("yes", True), ("no", False)])

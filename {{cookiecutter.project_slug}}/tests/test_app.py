@@ -2,12 +2,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from {{ cookiecutter.package_name }} import __version__
-from {{ cookiecutter.package_name }}.app import app
+from {{ cookiecutter.package_name }}.app import create_app
+from {{ cookiecutter.package_name }}.settings import Settings
 
 
 @pytest.fixture
 def client() -> TestClient:
-    return TestClient(app)
+    return TestClient(create_app(Settings()))
 
 
 def test_health_answers_ok(client: TestClient) -> None:
@@ -15,6 +16,13 @@ def test_health_answers_ok(client: TestClient) -> None:
 
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+def test_health_path_is_a_setting() -> None:
+    client = TestClient(create_app(Settings(health_path="/ready")))
+
+    assert client.get("/ready").json() == {"status": "ok"}
+    assert client.get("/health").status_code == 404
 
 
 def test_hello_greets_by_name(client: TestClient) -> None:

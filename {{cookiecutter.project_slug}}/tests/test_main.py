@@ -31,17 +31,42 @@ def server_url() -> Iterator[str]:
         server.wait(timeout=10)
 
 
-def test_module_serves_health(server_url: str) -> None:
+def wait_for_health(url: str) -> object:
     deadline = time.monotonic() + 15
     while True:
         try:
-            with urllib.request.urlopen(f"{server_url}/health", timeout=1) as response:
-                assert json.load(response) == {"status": "ok"}
-                return
+            with urllib.request.urlopen(url, timeout=1) as response:
+                return json.load(response)
         except OSError:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+def test_module_serves_health(server_url: str) -> None:
+    assert wait_for_health(f"{server_url}/health") == {"status": "ok"}
+
+
+def test_check_health_asks_the_running_server(server_url: str) -> None:
+    wait_for_health(f"{server_url}/health")
+    port = server_url.rsplit(":", 1)[1]
+
+    healthy = subprocess.run(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}", "--check-health"],
+        env={**os.environ, "PORT": port},
+        check=False,
+    )
+    unhealthy = subprocess.run(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}", "--check-health"],
+        env={**os.environ, "PORT": port, "HEALTH_PATH": "/missing"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert healthy.returncode == 0
+    assert unhealthy.returncode == 1
+    assert "unhealthy: GET http://127.0.0.1:" in unhealthy.stderr
 {%- else -%}
 """``python -m {{ cookiecutter.package_name }}`` runs the command line."""
 

@@ -2,4 +2,6 @@
 
 from importlib.metadata import version
 
-__version__ = version("{{ cookiecutter.project_slug }}")
+# The distribution this package is installed from (pyproject.toml's project.name).
+__distribution__ = "{{ cookiecutter.project_slug }}"
+__version__ = version(__distribution__)

@@ -1,19 +1,56 @@
 {%- if cookiecutter.app_type == "fastapi" -%}
-"""Serve the app: ``python -m {{ cookiecutter.package_name }}``, configured by HOST and PORT."""
+"""Serve the app, configured by settings.py: ``python -m {{ cookiecutter.package_name }}``.
 
-import os
+The console script ``{{ cookiecutter.project_slug }}`` runs the same ``main()``.
+"""
 
-import uvicorn
+import argparse
+import sys
+import urllib.request
 
+from .settings import Settings
+
+# The ASGI app, named from this package, so renaming the package needs no edit here.
+ASGI_APP = f"{__package__}.app:app"
 # Seconds uvicorn waits for open requests on SIGTERM, well inside docker stop's 10 s.
 GRACEFUL_SHUTDOWN_SECONDS = 5
+HEALTH_CHECK_TIMEOUT_SECONDS = 2
 
 
-def main() -> None:
+def check_health(settings: Settings) -> int:
+    """0 if the server here answers its health path with 2xx, else 1 (Docker's HEALTHCHECK)."""
+    url = f"http://127.0.0.1:{settings.port}{settings.health_path}"
+    try:
+        with urllib.request.urlopen(url, timeout=HEALTH_CHECK_TIMEOUT_SECONDS):
+            return 0
+    except OSError as error:
+        print(f"unhealthy: GET {url}: {error}", file=sys.stderr)
+        return 1
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Serve the app with uvicorn.")
+    parser.add_argument(
+        "--reload", action="store_true", help="restart on code changes (development)"
+    )
+    parser.add_argument(
+        "--check-health",
+        action="store_true",
+        help="ask the running server for its health path, then exit",
+    )
+    arguments = parser.parse_args(argv)
+    settings = Settings.from_environment()
+    if arguments.check_health:
+        sys.exit(check_health(settings))
+
+    import uvicorn
+
     uvicorn.run(
-        "{{ cookiecutter.package_name }}.app:app",
-        host=os.environ.get("HOST", "127.0.0.1"),
-        port=int(os.environ.get("PORT", "8000")),
+        ASGI_APP,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        reload=arguments.reload,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
 
@@ -23,7 +60,7 @@ if __name__ == "__main__":
 {%- else -%}
 """Run the command line: ``python -m {{ cookiecutter.package_name }}``."""
 
-from {{ cookiecutter.package_name }}.cli import main
+from .cli import main
 
 if __name__ == "__main__":
     main()

@@ -5,11 +5,8 @@ from importlib.metadata import metadata
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from {{ cookiecutter.package_name }} import __version__
-
-_metadata = metadata("{{ cookiecutter.project_slug }}")
-
-app = FastAPI(title=_metadata["Name"], summary=_metadata["Summary"], version=__version__)
+from . import __distribution__, __version__
+from .settings import Settings
 
 
 class Health(BaseModel):
@@ -20,13 +17,22 @@ class Greeting(BaseModel):
     message: str
 
 
-@app.get("/health")
-def health() -> Health:
-    """Answer 200 while the process serves requests (Docker's HEALTHCHECK calls this)."""
-    return Health(status="ok")
+def create_app(settings: Settings) -> FastAPI:
+    """The app, its routes configured by these settings."""
+    about = metadata(__distribution__)
+    app = FastAPI(title=about["Name"], summary=about["Summary"], version=__version__)
+
+    @app.get(settings.health_path)
+    def health() -> Health:
+        """Answer 200 while the process serves requests (Docker's HEALTHCHECK calls this)."""
+        return Health(status="ok")
+
+    @app.get("/hello/{name}")
+    def hello(name: str) -> Greeting:
+        """Greet someone by name."""
+        return Greeting(message=f"Hello, {name}!")
+
+    return app
 
 
-@app.get("/hello/{name}")
-def hello(name: str) -> Greeting:
-    """Greet someone by name."""
-    return Greeting(message=f"Hello, {name}!")
+app = create_app(Settings.from_environment())

@@ -1,18 +1,23 @@
 """The command-line interface."""
 
+import logging
 from importlib.metadata import metadata
 
 import click
 
-from {{ cookiecutter.package_name }} import __version__
+from . import __distribution__, __version__
+from .settings import Settings
 
-PROG_NAME = "{{ cookiecutter.project_slug }}"
+PROG_NAME = __distribution__
 
 
-@click.group(help=metadata(PROG_NAME)["Summary"])
+@click.group(help=metadata(__distribution__)["Summary"])
 @click.version_option(__version__, prog_name=PROG_NAME)
-def cli() -> None:
-    pass
+@click.pass_context
+def cli(context: click.Context) -> None:
+    settings = Settings.from_environment()
+    logging.basicConfig(level=settings.log_level.upper())
+    context.obj = settings
 
 
 @cli.command()
