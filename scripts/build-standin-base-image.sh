@@ -26,7 +26,8 @@ esac
 rootfs="$(mktemp -d)"
 trap 'rm -rf "$rootfs"' EXIT
 
-debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
+# python3-dev: the official image carries Python's headers, which building a C extension needs.
+debootstrap --variant=minbase --include=python3,python3-venv,python3-dev,ca-certificates \
     "$suite" "$rootfs" "$mirror" >&2
 # A venv at /usr/local puts python and pip in /usr/local/bin, owned by pip, as in the official image.
 chroot "$rootfs" python3 -m venv /usr/local
@@ -34,7 +35,10 @@ cp "$ca_bundle" "$rootfs/etc/ssl/certs/ca-certificates.crt"
 rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
 
 bundle=/etc/ssl/certs/ca-certificates.crt
+# The script's own hash, so a machine that keeps an older stand-in can tell it needs a new one.
+script_sha256="$(sha256sum "$0" | cut -d' ' -f1)"
 tar -C "$rootfs" -c . | docker import \
+    -c "LABEL poetry-service-template.standin-script-sha256=${script_sha256}" \
     -c 'ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin' \
     -c 'ENV LANG=C.UTF-8' \
     -c "ENV SSL_CERT_FILE=${bundle} REQUESTS_CA_BUNDLE=${bundle} PIP_CERT=${bundle}" \

@@ -1,5 +1,6 @@
 """Shared fixtures: the option matrix from cookiecutter.json, baking, Poetry, and Docker."""
 
+import hashlib
 import importlib.util
 import itertools
 import json
@@ -186,18 +187,38 @@ def docker() -> str:
     return path
 
 
+STANDIN_SCRIPT = TEMPLATE_DIR / "scripts" / "build-standin-base-image.sh"
+STANDIN_LABEL = "poetry-service-template.standin-script-sha256"
+
+
+def image_present(docker: str, image: str) -> bool:
+    return subprocess.run([docker, "image", "inspect", image], capture_output=True, check=False).returncode == 0
+
+
+def standin_is_current(docker: str, image: str) -> bool:
+    """The stand-in was built by this version of its script (an older one may lack what tests need)."""
+    label = subprocess.run(
+        [docker, "image", "inspect", "--format", '{{ index .Config.Labels "' + STANDIN_LABEL + '" }}', image],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return label == hashlib.sha256(STANDIN_SCRIPT.read_bytes()).hexdigest()
+
+
 def ensure_base_image(docker: str, python_version: str) -> str:
     """The official slim image if the engine has or can pull it, else a stand-in built from Debian packages."""
     official = COOKIECUTTER_JSON["docker_base_image"].replace("{{ cookiecutter.python_version }}", python_version)
     standin = f"localhost/python-standin:{python_version}"
-    for image in (official, standin):
-        if subprocess.run([docker, "image", "inspect", image], capture_output=True, check=False).returncode == 0:
-            return image
+    if image_present(docker, official):
+        return official
+    if image_present(docker, standin) and standin_is_current(docker, standin):
+        return standin
     if subprocess.run([docker, "pull", official], capture_output=True, check=False).returncode == 0:
         return official
     if python_version not in STANDIN_PYTHON_VERSIONS:
         pytest.fail(f"{official} cannot be pulled and no Debian suite ships Python {python_version} for a stand-in")
-    run([TEMPLATE_DIR / "scripts" / "build-standin-base-image.sh", python_version, standin], cwd=TEMPLATE_DIR)
+    run([STANDIN_SCRIPT, python_version, standin], cwd=TEMPLATE_DIR)
     return standin
 
 
