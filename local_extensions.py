@@ -21,6 +21,8 @@ _TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n"
 # and the line starts that open a block (list item, quote, heading, setext underline).
 _MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]<>&|~#!])")
 _MARKDOWN_BLOCK_START = re.compile(r"^(\s*)(\d+(?=[.)])|[-+=>])")
+# What YAML does not allow unescaped in a stream (YAML 1.1 and 1.2, section "Character Set").
+_YAML_NON_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 # Whitespace that Markdown strips at the ends of a paragraph (four spaces in front open a code block).
 _MARKDOWN_EDGE_SPACE = re.compile(r"^\s+|\s+$")
 
@@ -46,8 +48,9 @@ def toml_string(text: str) -> str:
 
 
 def yaml_string(text: str) -> str:
-    """Quote text as a YAML double-quoted scalar (JSON strings are valid YAML)."""
-    return json.dumps(str(text), ensure_ascii=False)
+    """Quote text as a YAML double-quoted scalar (JSON strings are valid YAML, once YAML's non-printable
+    characters, which JSON leaves as they are, are escaped too)."""
+    return _YAML_NON_PRINTABLE.sub(lambda m: f"\\u{ord(m[0]):04X}", json.dumps(str(text), ensure_ascii=False))
 
 
 def markdown_text(text: str) -> str:

@@ -168,8 +168,11 @@ def lock_dependencies(answers):
     """Resolve the dependencies into poetry.lock with the project's package index.
 
     Poetry 2 locks only under a Python that requires-python allows: it finds one on PATH and makes
-    the project's .venv with it, the environment 'poetry install' then uses.
+    the project's .venv with it, the environment 'poetry install' then uses. A poetry.lock already
+    here was the user's (the template writes none): it stays as it is.
     """
+    if Path("poetry.lock").exists():
+        raise StepSkipped("poetry.lock was here before: kept as it is (run 'poetry run poe lock' to update it)")
     poetry = find_poetry()
     try:
         run([poetry, "lock"])

@@ -86,6 +86,18 @@ def test_a_failing_hook_after_f_loses_nothing(users_project, poetry):
     assert not (project / pre_gen.BACKUP_FOLDER).exists()
 
 
+def test_the_users_lock_is_not_relocked(tmp_path):
+    project = tmp_path / "my-service"
+    project.mkdir()
+    (project / "poetry.lock").write_bytes(b"# the user's lock\n")
+
+    result = bake(tmp_path, overwrite=True, lock_dependencies="yes", validate_build="none")
+
+    assert result.returncode == 0, result.output
+    assert (project / "poetry.lock").read_bytes() == b"# the user's lock\n"
+    assert "poetry.lock was here before: kept as it is" in result.stdout
+
+
 def test_a_backup_left_by_an_interrupted_generation_stops_the_next_one(tmp_path):
     project = tmp_path / "my-service"
     kept = project / pre_gen.BACKUP_FOLDER / "files" / "README.md"
