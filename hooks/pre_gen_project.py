@@ -207,13 +207,23 @@ def validate_url(field, url, *, required):
         )
     if BAD_PERCENT_ESCAPE.search(url):
         return f"{field} {url!r} has a '%' not followed by two hex digits: write a literal '%' as %25."
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    parts = http_url_parts(url)
+    if parts is None:
         hint = " or leave it empty for PyPI" if not required else ""
         return f"{field} {url!r} is not an http(s) URL: use the form '{example}'{hint}."
     if "@" in parts.netloc:
         return validate_no_credentials(field, url, example)
     return None
+
+
+def http_url_parts(url):
+    """The parts of an http(s) URL with a host (and a numeric port, if any), else None."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (reading the port checks it: ValueError when it is not a number)
+    except ValueError:  # a malformed [IPv6] host or port
+        return None
+    return parts if parts.scheme in ("http", "https") and parts.hostname else None
 
 
 def validate_no_credentials(field, url, example):
