@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import tomllib
+from email.headerregistry import Address
 
 import pytest
 import yaml
@@ -236,6 +237,7 @@ def test_versions_with_whitespace_or_beyond_ascii_are_refused(version):
 )
 def test_addr_spec_emails_are_accepted(email):
     assert pre_gen.validate_email(email) is None
+    assert Address(addr_spec=email).addr_spec == email
 
 
 @pytest.mark.parametrize(
