@@ -1,12 +1,19 @@
-"""Jinja filters that escape user text for each file format the template writes.
+"""Jinja extensions of the template: filters that escape user text for each file format, and the answer check.
 
 Cookiecutter imports this module from the template root (``_extensions`` in cookiecutter.json).
-It runs in whatever Python runs cookiecutter, so it uses the standard library only.
+It runs in whatever Python runs cookiecutter, so it uses the standard library, Jinja and cookiecutter only.
 """
 
+import importlib.util
+import inspect
 import json
+import logging
 import re
+import sys
+from pathlib import Path
 
+from cookiecutter.exceptions import FailedHookException
+from jinja2 import TemplateSyntaxError, pass_environment
 from jinja2.ext import Extension
 
 _TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
@@ -14,6 +21,21 @@ _TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n"
 # and the line starts that open a block (list item, quote, heading, setext underline).
 _MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]<>&|~#!])")
 _MARKDOWN_BLOCK_START = re.compile(r"^(\s*)(\d+(?=[.)])|[-+=>])")
+# What YAML does not allow unescaped in a stream (YAML 1.1 and 1.2, section "Character Set").
+_YAML_NON_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Whitespace that Markdown strips at the ends of a paragraph (four spaces in front open a code block).
+_MARKDOWN_EDGE_SPACE = re.compile(r"^\s+|\s+$")
+
+
+def _load_hook(name):
+    """The answer rules live in the pre-generation hook, which is importable Python (its Jinja runs only as main)."""
+    spec = importlib.util.spec_from_file_location(f"template_{name}", Path(__file__).with_name("hooks") / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+answer_rules = _load_hook("pre_gen_project")
 
 
 def toml_string(text: str) -> str:
@@ -26,24 +48,40 @@ def toml_string(text: str) -> str:
 
 
 def yaml_string(text: str) -> str:
-    """Quote text as a YAML double-quoted scalar (JSON strings are valid YAML)."""
-    return json.dumps(str(text), ensure_ascii=False)
+    """Quote text as a YAML double-quoted scalar (JSON strings are valid YAML, once YAML's non-printable
+    characters, which JSON leaves as they are, are escaped too)."""
+    return _YAML_NON_PRINTABLE.sub(lambda m: f"\\u{ord(m[0]):04X}", json.dumps(str(text), ensure_ascii=False))
 
 
 def markdown_text(text: str) -> str:
-    """Backslash-escape what Markdown would read as markup, so the text renders as typed."""
+    """Backslash-escape what Markdown would read as markup, so the text renders as typed.
+
+    Spaces at either end become character references, which Markdown keeps: four in front would
+    otherwise open a code block, and both ends would be stripped.
+    """
     escaped = _MARKDOWN_INLINE.sub(r"\\\1", str(text))
-    return _MARKDOWN_BLOCK_START.sub(lambda m: m[1] + (m[2] + "\\" if m[2][0].isdigit() else "\\" + m[2]), escaped)
+    escaped = _MARKDOWN_BLOCK_START.sub(lambda m: m[1] + (m[2] + "\\" if m[2][0].isdigit() else "\\" + m[2]), escaped)
+    return _MARKDOWN_EDGE_SPACE.sub(lambda m: "".join(f"&#{ord(char)};" for char in m[0]), escaped)
 
 
 def dockerfile_string(text: str) -> str:
-    """Quote text as a double-quoted Dockerfile word, with no variable expansion."""
-    escaped = str(text).replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
-    return f'"{escaped}"'
+    """Quote text as a Dockerfile word, with no variable expansion.
+
+    Each backslash stands outside the double quotes, escaped (`"a"\\\\"b"` is `a\\b`): Docker reads
+    `"a\\\\"` too, but hadolint's parser does not, so a text ending in a backslash or holding one
+    before a quote would fail the lint.
+    """
+    quoted = ('"' + part.replace('"', '\\"').replace("$", "\\$") + '"' for part in str(text).split("\\"))
+    return "\\\\".join(quoted)
+
+
+def pep440_version(version: str) -> str:
+    """The normalized form of a PEP 440 version, the one Poetry writes into the package metadata."""
+    return answer_rules.normalize_version(str(version))
 
 
 class EscapeExtension(Extension):
-    """Registers the filters: toml_string, yaml_string, markdown_text, dockerfile_string."""
+    """Registers the filters: toml_string, yaml_string, markdown_text, dockerfile_string, pep440_version."""
 
     def __init__(self, environment):
         super().__init__(environment)
@@ -52,4 +90,93 @@ class EscapeExtension(Extension):
             yaml_string=yaml_string,
             markdown_text=markdown_text,
             dockerfile_string=dockerfile_string,
+            pep440_version=pep440_version,
         )
+
+
+# The name of the template's project folder, the first thing cookiecutter renders after the questions.
+PROJECT_FOLDER = "{{cookiecutter.project_slug}}"
+
+
+@pass_environment
+def template_paths(environment, answers) -> list[str]:
+    """Every path the template writes with these answers (files and folders), relative to the project."""
+    root = Path(__file__).with_name(PROJECT_FOLDER)
+    rendered = (
+        environment.from_string(path.relative_to(root).as_posix()).render(cookiecutter=answers)
+        for path in root.rglob("*")
+    )
+    return sorted({path for path in rendered if path and not path.endswith("/")})
+
+
+def refuse_bad_answers(answers) -> str:
+    """Stop generation, naming each bad answer and its fix, before cookiecutter creates a folder."""
+    problems = answer_rules.find_problems(answers)
+    if problems:
+        answer_rules.print_problems(problems)
+        raise FailedHookException(answer_rules.NOTHING_GENERATED)
+    return ""
+
+
+def question_being_answered():
+    """The question whose answer cookiecutter is rendering: the loop variable of its prompt_for_config."""
+    frame = inspect.currentframe()
+    while frame is not None:
+        if frame.f_code.co_name == "prompt_for_config":
+            return frame.f_locals.get("key")
+        frame = frame.f_back
+    return None
+
+
+class _WithoutTraceback(logging.Filter):
+    """Drops the traceback cookiecutter logs with a failed hook: the hooks say what failed and how to fix it."""
+
+    def filter(self, record):
+        if str(record.msg).startswith("Stopping generation because"):
+            record.exc_info = record.exc_text = None
+        return True
+
+
+class AnswerCheckExtension(Extension):
+    """Refuses bad answers by name where cookiecutter would otherwise stop with a traceback.
+
+    Cookiecutter renders each answer given on the command line as a Jinja template while it asks the
+    questions, and creates the project folder before the pre-generation hook runs: an answer that is
+    not a valid template, or a slug too long for a file name, would end in a jinja2 or OSError traceback.
+    This sees each template's source first (Jinja's preprocess): an answer's syntax is checked there, and
+    the project folder's name is rendered only after the hook's own checks pass.
+    """
+
+    def __init__(self, environment):
+        super().__init__(environment)
+        environment.filters.update(refuse_bad_answers=refuse_bad_answers, template_paths=template_paths)
+        self.checking_syntax = False
+        hooks_logger = logging.getLogger("cookiecutter.hooks")
+        if not any(isinstance(existing, _WithoutTraceback) for existing in hooks_logger.filters):
+            hooks_logger.addFilter(_WithoutTraceback())
+
+    def preprocess(self, source, name, filename=None):
+        # Template files have a name; answers, paths and hooks are rendered from strings.
+        if name is not None or self.checking_syntax:
+            return source
+        if source == PROJECT_FOLDER:
+            return "{{ cookiecutter | refuse_bad_answers }}" + source
+        field = question_being_answered()
+        if field is not None:
+            self.check_syntax(field, source)
+        return source
+
+    def check_syntax(self, field, source):
+        self.checking_syntax = True
+        try:
+            self.environment.parse(source)
+        except TemplateSyntaxError as error:
+            print(
+                f"error: {field} {source!r} is not a template cookiecutter can render ({error.message}). "
+                "Answers given on the command line are Jinja templates: write a literal '{%' as {{ '{%' }} "
+                "and '{#' as {{ '{#' }}, or type the answer at the prompt instead.",
+                file=sys.stderr,
+            )
+            raise FailedHookException(answer_rules.NOTHING_GENERATED) from None
+        finally:
+            self.checking_syntax = False

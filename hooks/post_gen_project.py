@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 # The one manifest of conditional files: (answer, value) -> paths that value leaves out.
-# Only files are removed, then folders left empty, so a user's own files in a folder survive.
+# Only files this generation wrote are removed, then folders it left empty, so the user's files survive.
 UNSELECTED_PATHS = {
     ("app_type", "fastapi"): ["src/{package_name}/cli.py", "tests/test_cli.py"],
     ("app_type", "cli"): ["src/{package_name}/app.py", "tests/test_app.py"],
@@ -28,6 +28,9 @@ DOCKERFILE_STAGES = ("build-tools", "poetry", "dependencies", "app-files", "test
 DOCKER_BUILD_IMAGE_TAG = "{project_slug}:dev"
 SMOKE_TEST_SCRIPT = "scripts/docker-smoke-test.sh"
 SMOKE_TEST_TIMEOUT_SECONDS = 120
+# Where the pre-generation hook keeps the user's files when generating into an existing project
+# (its BACKUP_FOLDER: tests/test_regeneration.py checks they agree).
+BACKUP_FOLDER = Path(".cookiecutter-backup")
 TAIL_LINES = 25
 # Checking the lock needs no environment: without this, Poetry would create one.
 NO_VENV = {"POETRY_VIRTUALENVS_CREATE": "false"}
@@ -109,16 +112,36 @@ def run(command, *, timeout=None, env=None):
     return completed.stdout
 
 
-def prune_unselected_files(answers):
-    """Remove the files of the options not chosen, then the folders that left empty."""
+def restore_user_files():
+    """Put back, byte for byte, each file that was here before this generation; return the paths that were.
+
+    With -f cookiecutter wrote the template's version over the user's (with -s it skipped it, and this
+    changes nothing): the pre-generation hook kept a copy of each in BACKUP_FOLDER.
+    """
+    if not BACKUP_FOLDER.is_dir():
+        return frozenset()
+    manifest = json.loads((BACKUP_FOLDER / "manifest.json").read_text(encoding="utf-8"))
+    for path in manifest["files"]:
+        shutil.copy2(BACKUP_FOLDER / "files" / path, path)
+    shutil.rmtree(BACKUP_FOLDER)
+    return frozenset(manifest["files"] + manifest["folders"])
+
+
+def prune_unselected_files(answers, present_before=frozenset()):
+    """Remove the files of the options not chosen, then the folders that left empty.
+
+    A path in present_before was the user's before this generation: it stays.
+    """
     for (question, value), paths in UNSELECTED_PATHS.items():
         if answers[question] != value:
             continue
         for pattern in paths:
             path = Path(pattern.format(**answers))
+            if str(path) in present_before:
+                continue
             path.unlink(missing_ok=True)
             for folder in path.parents[:-1]:
-                if folder.is_dir() and not any(folder.iterdir()):
+                if str(folder) not in present_before and folder.is_dir() and not any(folder.iterdir()):
                     folder.rmdir()
 
 
@@ -144,8 +167,11 @@ def lock_dependencies(answers):
     """Resolve the dependencies into poetry.lock with the project's package index.
 
     Poetry 2 locks only under a Python that requires-python allows: it finds one on PATH and makes
-    the project's .venv with it, the environment 'poetry install' then uses.
+    the project's .venv with it, the environment 'poetry install' then uses. A poetry.lock already
+    here was the user's (the template writes none): it stays as it is.
     """
+    if Path("poetry.lock").exists():
+        raise StepSkipped("poetry.lock was here before: kept as it is (run 'poetry run poe lock' to update it)")
     poetry = find_poetry()
     try:
         run([poetry, "lock"])
@@ -341,7 +367,7 @@ def print_failure(failure):
 
 def main(answers):
     report = Report()
-    prune_unselected_files(answers)
+    prune_unselected_files(answers, restore_user_files())
     try:
         if answers["lock_dependencies"] == "yes":
             report.step("poetry lock", lock_dependencies, answers)

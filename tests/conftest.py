@@ -63,18 +63,27 @@ QUESTIONS = [key for key in COOKIECUTTER_JSON if not key.startswith("_")]
 
 
 def bake(
-    output_dir: Path, *, overwrite: bool = False, env: dict | None = None, typed: dict | None = None, **answers: str
+    output_dir: Path,
+    *,
+    overwrite: bool = False,
+    skip_existing: bool = False,
+    env: dict | None = None,
+    typed: dict | None = None,
+    **answers: str,
 ) -> Bake:
     """Run the real cookiecutter CLI on the template with these answers.
 
     Without `typed`, with --no-input. With `typed`, the prompts are answered on standard input, as a
     person types: those answers for their questions, Enter (the default, or `answers`) for the rest.
+    `overwrite` and `skip_existing` are cookiecutter's -f and -s.
     """
     answers = {**FAST_ANSWERS, **answers}
     command = [sys.executable, "-m", "cookiecutter", str(TEMPLATE_DIR), "--output-dir", str(output_dir)]
     command += [] if typed else ["--no-input"]
     if overwrite:
         command.append("--overwrite-if-exists")
+    if skip_existing:
+        command.append("--skip-if-file-exists")
     command += [f"{key}={value}" for key, value in answers.items()]
     keystrokes = "".join(f"{(typed or {}).get(question, '')}\n" for question in QUESTIONS) if typed else None
     completed = subprocess.run(
