@@ -91,7 +91,7 @@ class Variant:
 
 
 VARIANTS = (
-    Variant("generated", None, "runtime", "poetry install --only main", "/app/.venv"),
+    Variant("generated", None, "runtime", "poetry export --only main", "/app/.venv"),
     Variant("naive", "naive.Dockerfile", None, "poetry install", "/root/.cache/pypoetry/virtualenvs/*"),
     Variant("recipe", "recipe.Dockerfile", "runtime", "poetry install --without dev --no-root", "/app/.venv"),
 )
