@@ -16,6 +16,7 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 VERSION = re.compile(r"^\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?$")
 IMAGE_REFERENCE = re.compile(r"^[a-z0-9][a-z0-9._/:@-]*$", re.IGNORECASE)
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+POETRY_2_RELEASE = re.compile(r"^2\.\d+\.\d+$")
 
 
 def validate_single_line(field, value):
@@ -63,6 +64,12 @@ def validate_version(version):
     return None
 
 
+def validate_poetry_version(version):
+    if not POETRY_2_RELEASE.match(version):
+        return f"poetry_version {version!r} is not a Poetry 2 release: use the form '2.5.1'."
+    return None
+
+
 def validate_url(field, url, *, required):
     if not url and not required:
         return None
@@ -93,6 +100,7 @@ def find_problems(answers):
         validate_single_line("author_name", answers["author_name"]),
         validate_email(answers["author_email"]),
         validate_version(answers["version"]),
+        validate_poetry_version(answers["poetry_version"]),
         validate_url("repository_url", answers["repository_url"], required=True),
         validate_url("package_index_url", answers["package_index_url"], required=False),
         validate_docker_base_image(answers["docker_base_image"]),
