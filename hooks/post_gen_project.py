@@ -486,23 +486,17 @@ def print_failure(failure):
         )
 
 
-def main(answers):
-    try:
-        mode = render_mode(answers)
-    except StepFailed as failure:
-        print_failure(failure)
-        return 1
-    prune_unselected_files(answers)
-    if mode == "update":
-        print(
-            f"post-gen hook: rendering for cruft (diff, update or create; {RENDER_MODE_VARIABLE}=create runs the "
-            "generation steps): files only, no lock, validation or git init.",
-            file=sys.stderr,
-        )
-        return 0
+RERENDER_NOTE = (
+    f"post-gen hook: rendering for cruft (diff, update or create; {RENDER_MODE_VARIABLE}=create runs the "
+    "generation steps): files only, no lock, validation or git init."
+)
+
+
+def run_generation_steps(answers):
+    """Link, lock, validate and git init a new project; print the summary table."""
     report = Report()
     try:
-        report.step("link to template", link_to_template, answers)
+        report.step("cruft link", link_to_template, answers)
         if answers["lock_dependencies"] == "yes":
             report.step("poetry lock", lock_dependencies, answers)
         else:
@@ -516,6 +510,20 @@ def main(answers):
     report.print_summary()
     print(f"\n{answers['project_name']} is ready in {Path.cwd()}")
     return 0
+
+
+def main(answers):
+    """Prune; then, only when a project is created, the generation steps."""
+    try:
+        mode = render_mode(answers)
+    except StepFailed as failure:
+        print_failure(failure)
+        return 1
+    prune_unselected_files(answers)
+    if mode == "update":
+        print(RERENDER_NOTE, file=sys.stderr)
+        return 0
+    return run_generation_steps(answers)
 
 
 if __name__ == "__main__":

@@ -159,7 +159,7 @@ def test_a_template_without_git_is_generated_but_not_linked(template_clone, tmp_
 
     assert result.returncode == 0, result.output
     assert not (result.project / ".cruft.json").exists()
-    (link,) = [row for row in hook_summary(result.stdout) if row["name"] == "link to template"]
+    (link,) = [row for row in hook_summary(result.stdout) if row["name"] == "cruft link"]
     assert link["result"] == "skipped"
     assert "not a git repository" in link["note"]
 
