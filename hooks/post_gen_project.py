@@ -204,7 +204,8 @@ def link_to_template(answers):
         raise StepSkipped("git is not on PATH: link later with 'cruft link TEMPLATE_URL --checkout COMMIT'")
     folder = find_template_folder(answers)
     root = git_output(git, folder, "rev-parse", "--show-toplevel")
-    if root is None:
+    # Tracked, not merely inside some repository (an unpacked zip under a home folder kept in git).
+    if root is None or git_output(git, folder, "ls-files", "--error-unmatch", "cookiecutter.json") is None:
         raise StepSkipped(f"the template at {folder} is not a git repository, which cruft needs to update from")
     root = Path(root)
     commit = git_output(git, root, "rev-parse", "HEAD")
