@@ -97,7 +97,7 @@ VARIANTS = (
 )
 BASELINES = ("naive", "recipe")
 # Rows of the post-generation hook's summary that are not validation checks.
-NOT_VALIDATION_STEPS = ("poetry lock", "git init", "validation")
+NOT_VALIDATION_STEPS = ("cruft link", "poetry lock", "git init", "validation")
 VALIDATION_TEXT_COLUMNS = (0, 5)
 
 

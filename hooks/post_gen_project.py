@@ -1,7 +1,10 @@
-"""Finish the generated project: prune, lock, validate, git init, and report what was checked.
+"""Finish the generated project: prune, link to the template, lock, validate, git init, and report.
 
 Runs in the new project directory, in whatever Python runs cookiecutter: standard library only
 (PyYAML, a dependency of cookiecutter itself, parses the CI files).
+
+A creation runs every step; a re-render (cruft diff and cruft update render the template into temporary
+folders) only prunes, so an update never locks, installs, builds, runs containers or runs git init.
 """
 
 import functools
@@ -20,8 +23,17 @@ UNSELECTED_PATHS = {
     ("app_type", "fastapi"): ["src/{package_name}/cli.py", "tests/test_cli.py"],
     ("app_type", "cli"): ["src/{package_name}/app.py", "tests/test_app.py"],
     ("ci_provider", "github"): [".gitlab-ci.yml"],
-    ("ci_provider", "gitlab"): [".github/workflows/ci.yml", ".github/dependabot.yml"],
-    ("ci_provider", "none"): [".gitlab-ci.yml", ".github/workflows/ci.yml", ".github/dependabot.yml"],
+    ("ci_provider", "gitlab"): [
+        ".github/workflows/ci.yml",
+        ".github/workflows/template-update.yml",
+        ".github/dependabot.yml",
+    ],
+    ("ci_provider", "none"): [
+        ".gitlab-ci.yml",
+        ".github/workflows/ci.yml",
+        ".github/workflows/template-update.yml",
+        ".github/dependabot.yml",
+    ],
     ("license", "Proprietary"): ["LICENSE"],
 }
 DOCKERFILE_STAGES = ("build-tools", "poetry", "dependencies", "app-files", "test", "runtime")
@@ -34,6 +46,12 @@ BACKUP_FOLDER = Path(".cookiecutter-backup")
 TAIL_LINES = 25
 # Checking the lock needs no environment: without this, Poetry would create one.
 NO_VENV = {"POETRY_VIRTUALENVS_CREATE": "false"}
+# The explicit signal: "create" or "update". Unset, only cookiecutter's own command creates: it adds
+# these keys to the context, which cruft (create, diff, update: it calls generate_files) never does.
+RENDER_MODE_VARIABLE = "SERVICE_TEMPLATE_RENDER"
+RENDER_MODES = ("create", "update")
+COOKIECUTTER_RUN_KEYS = ("_output_dir", "_repo_dir", "_checkout")
+CRUFT_FILE = Path(".cruft.json")
 
 
 class StepFailed(Exception):
@@ -143,6 +161,109 @@ def prune_unselected_files(answers, present_before=frozenset()):
             for folder in path.parents[:-1]:
                 if str(folder) not in present_before and folder.is_dir() and not any(folder.iterdir()):
                     folder.rmdir()
+
+
+def render_mode(answers, environ=os.environ):
+    """'create' or 'update': SERVICE_TEMPLATE_RENDER when set, else 'create' only under cookiecutter's command."""
+    requested = environ.get(RENDER_MODE_VARIABLE, "")
+    if requested and requested not in RENDER_MODES:
+        raise StepFailed(
+            f"{RENDER_MODE_VARIABLE}={requested!r} is neither 'create' nor 'update': set it to 'create' to run the "
+            "generation steps, to 'update' to only render the files, or unset it."
+        )
+    if requested:
+        return requested
+    return "create" if "_output_dir" in answers else "update"
+
+
+def git_output(git, folder, *arguments):
+    """A git command's output in folder, or None when it fails."""
+    completed = subprocess.run([git, "-C", str(folder), *arguments], capture_output=True, text=True, check=False)
+    return completed.stdout.strip() if completed.returncode == 0 else None
+
+
+def find_template_folder(answers):
+    """The folder cookiecutter rendered from (relative paths are relative to the shell's working folder)."""
+    folder = Path(answers["_repo_dir"])
+    if not folder.is_absolute():
+        folder = Path(os.environ.get("PWD", "")) / folder
+    if not (folder / "cookiecutter.json").is_file():
+        raise StepSkipped(
+            f"cannot find the template folder {answers['_repo_dir']!r} from here: link the project with "
+            "'cruft link TEMPLATE_URL --checkout COMMIT' (see the template's README)"
+        )
+    return folder.resolve()
+
+
+def template_source(answers, root, git):
+    """What cruft clones: the local clone's path, or the URL cookiecutter cloned the template from."""
+    if answers["_repo_dir"].startswith(answers["_template"]):
+        return str(root)
+    url = git_output(git, root, "remote", "get-url", "origin")
+    if not url:
+        raise StepSkipped(f"the clone of {answers['_template']} at {root} has no origin URL to record")
+    return url
+
+
+def recorded_answers(answers, questions, source, commit):
+    """The answers as cruft create records them: in the order of the questions, without this machine's
+    paths, with the template and commit (the rendered answers arrive sorted)."""
+    keys = [key for key in questions if key in answers] + sorted(set(answers) - set(questions))
+    recorded = {key: answers[key] for key in keys if key not in COOKIECUTTER_RUN_KEYS}
+    recorded["_template"] = source
+    recorded["_commit"] = commit
+    return recorded
+
+
+def link_to_template(answers):
+    """Write .cruft.json as cruft create does (template, exact commit, answers), so cruft can update."""
+    if "_repo_dir" not in answers:
+        raise StepSkipped("cruft writes .cruft.json itself")
+    if CRUFT_FILE.exists():
+        raise StepSkipped(f"{CRUFT_FILE} is already there: left as it is")
+    git = shutil.which("git")
+    if git is None:
+        raise StepSkipped("git is not on PATH: link later with 'cruft link TEMPLATE_URL --checkout COMMIT'")
+    folder = find_template_folder(answers)
+    root = git_output(git, folder, "rev-parse", "--show-toplevel")
+    # Tracked, not merely inside some repository (an unpacked zip under a home folder kept in git).
+    if root is None or git_output(git, folder, "ls-files", "--error-unmatch", "cookiecutter.json") is None:
+        raise StepSkipped(f"the template at {folder} is not a git repository, which cruft needs to update from")
+    root = Path(root)
+    commit = git_output(git, root, "rev-parse", "HEAD")
+    source = template_source(answers, root, git)
+    directory = folder.relative_to(root).as_posix() if folder != root else None
+    questions = json.loads((folder / "cookiecutter.json").read_text(encoding="utf-8"))
+    state = {
+        "template": source,
+        "commit": commit,
+        "checkout": answers["_checkout"],
+        "context": {"cookiecutter": recorded_answers(answers, questions, source, commit)},
+        "directory": directory,
+    }
+    CRUFT_FILE.write_text(json.dumps(state, ensure_ascii=False, indent=2, separators=(",", ": ")) + "\n", "utf-8")
+    warn_about_the_link(git, root, source, commit)
+    return f"{CRUFT_FILE}: {source} at {commit[:12]}"
+
+
+def warn_about_the_link(git, root, source, commit):
+    """Say what makes the recorded link weaker than it looks, and how to fix it."""
+    if git_output(git, root, "status", "--porcelain"):
+        print(
+            f"warning: the template at {root} has uncommitted changes, which this project was generated with; "
+            f"{CRUFT_FILE} records commit {commit[:12]}, so 'cruft diff' will show them. Commit them in the "
+            f"template, then generate again.",
+            file=sys.stderr,
+        )
+    if source == str(root):
+        origin = git_output(git, root, "remote", "get-url", "origin")
+        shared = f" (this clone's origin is {origin})" if origin else ""
+        print(
+            f"note: {CRUFT_FILE} records the template as the folder {source}, which only this machine has. "
+            f'Once the project is shared, set "template" in {CRUFT_FILE} to the template\'s URL{shared}, '
+            "and commit it.",
+            file=sys.stderr,
+        )
 
 
 @functools.cache
@@ -365,10 +486,17 @@ def print_failure(failure):
         )
 
 
-def main(answers):
+RERENDER_NOTE = (
+    f"post-gen hook: rendering for cruft (diff, update or create; {RENDER_MODE_VARIABLE}=create runs the "
+    "generation steps): files only, no lock, validation or git init."
+)
+
+
+def run_generation_steps(answers):
+    """Link, lock, validate and git init a new project; print the summary table."""
     report = Report()
-    prune_unselected_files(answers, restore_user_files())
     try:
+        report.step("cruft link", link_to_template, answers)
         if answers["lock_dependencies"] == "yes":
             report.step("poetry lock", lock_dependencies, answers)
         else:
@@ -382,6 +510,21 @@ def main(answers):
     report.print_summary()
     print(f"\n{answers['project_name']} is ready in {Path.cwd()}")
     return 0
+
+
+def main(answers):
+    """Put back the user's files, prune; then, only when a project is created, the generation steps."""
+    present_before = restore_user_files()
+    try:
+        mode = render_mode(answers)
+    except StepFailed as failure:
+        print_failure(failure)
+        return 1
+    prune_unselected_files(answers, present_before)
+    if mode == "update":
+        print(RERENDER_NOTE, file=sys.stderr)
+        return 0
+    return run_generation_steps(answers)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from urllib.parse import quote, urlsplit
 MAX_NAME_LENGTH = 64
 SLUG = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+POETRY_2_RELEASE = re.compile(r"^2\.\d+\.\d+$")
 
 # RFC 5322 addr-spec in its dot-atom form, with a domain of host name labels.
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
@@ -79,6 +80,11 @@ DEPENDENCY_NAMES = frozenset(
         "ast-serialize", "dmypy", "iniconfig", "librt", "mypy", "mypy-extensions", "mypyc", "packaging",
         "pastel", "pathspec", "pluggy", "poe", "poethepoet", "py", "py.test", "_pytest", "pygments",
         "pygmentize", "pytest", "pyyaml", "yaml", "_yaml", "ruff", "stubgen", "stubtest",
+        # the optional template group: cruft, for template updates, and what it brings
+        "arrow", "binaryornot", "certifi", "charset-normalizer", "cookiecutter", "cruft", "dateutil", "git",
+        "gitdb", "gitpython", "jinja2", "markdown-it", "markdown-it-py", "markupsafe", "mdurl", "normalizer",
+        "python-dateutil", "python-slugify", "requests", "rich", "shellingham", "slugify", "smmap",
+        "text-unidecode", "typer", "tzdata", "urllib3",
         # building and installing: the image's Poetry and uv, the build backend, the virtual environment's
         # own commands and modules
         "activate", "pip", "pip3", "poetry", "poetry-core", "python", "python3", "setuptools", "uv",
@@ -194,6 +200,12 @@ def validate_version(version):
     return None
 
 
+def validate_poetry_version(version):
+    if not POETRY_2_RELEASE.match(version):
+        return f"poetry_version {version!r} is not a Poetry 2 release: use the form '2.5.1'."
+    return None
+
+
 def validate_url(field, url, *, required):
     """An http(s) URL that every file can hold as written: refuse what needs quoting, and credentials."""
     if not url and not required:
@@ -263,6 +275,7 @@ def find_problems(answers):
         validate_single_line("author_name", answers["author_name"]),
         validate_email(answers["author_email"]),
         validate_version(answers["version"]),
+        validate_poetry_version(answers["poetry_version"]),
         validate_url("repository_url", answers["repository_url"], required=True),
         validate_url("package_index_url", answers["package_index_url"], required=False),
         validate_docker_base_image(answers["docker_base_image"]),

@@ -17,7 +17,7 @@ import pytest
 TEMPLATE_DIR = Path(__file__).resolve().parents[1]
 COOKIECUTTER_JSON = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text(encoding="utf-8"))
 PYTHON_VERSIONS = COOKIECUTTER_JSON["python_version"]
-POETRY_VERSION = COOKIECUTTER_JSON["_poetry_version"]
+POETRY_VERSION = COOKIECUTTER_JSON["poetry_version"]
 MATRIX_QUESTIONS = ("app_type", "ci_provider", "license")
 OPTION_MATRIX = [
     dict(zip(MATRIX_QUESTIONS, values, strict=True))
@@ -69,16 +69,17 @@ def bake(
     skip_existing: bool = False,
     env: dict | None = None,
     typed: dict | None = None,
+    template: Path | str = TEMPLATE_DIR,
     **answers: str,
 ) -> Bake:
-    """Run the real cookiecutter CLI on the template with these answers.
+    """Run the real cookiecutter CLI on the template (this folder, or a clone of it) with these answers.
 
     Without `typed`, with --no-input. With `typed`, the prompts are answered on standard input, as a
     person types: those answers for their questions, Enter (the default, or `answers`) for the rest.
     `overwrite` and `skip_existing` are cookiecutter's -f and -s.
     """
     answers = {**FAST_ANSWERS, **answers}
-    command = [sys.executable, "-m", "cookiecutter", str(TEMPLATE_DIR), "--output-dir", str(output_dir)]
+    command = [sys.executable, "-m", "cookiecutter", str(template), "--output-dir", str(output_dir)]
     command += [] if typed else ["--no-input"]
     if overwrite:
         command.append("--overwrite-if-exists")
@@ -242,3 +243,80 @@ def base_image(docker):
         return cache[python_version]
 
     return _base_image
+
+
+# Commits made by the tests, in clones of the template and in generated projects.
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Template Tests",
+    "GIT_AUTHOR_EMAIL": "template-tests@example.com",
+    "GIT_COMMITTER_NAME": "Template Tests",
+    "GIT_COMMITTER_EMAIL": "template-tests@example.com",
+}
+CRUFT = str(Path(sys.executable).with_name("cruft"))
+
+
+def git(cwd: Path, *arguments: str) -> str:
+    return run(["git", *arguments], cwd, env=tool_environment(**GIT_IDENTITY)).stdout.strip()
+
+
+def commit_all(repository: Path, message: str) -> str:
+    """Commit every change in the working tree; return the new commit."""
+    git(repository, "add", "--all")
+    git(repository, "commit", "--quiet", "--no-verify", "--message", message)
+    return git(repository, "rev-parse", "HEAD")
+
+
+def clone_template(destination: Path) -> Path:
+    """A git clone of the template with its whole history, plus the working tree as it is now (uncommitted
+    edits included) as one commit on top: what the tests update to is what is being tested."""
+    git(TEMPLATE_DIR.parent, "clone", "--quiet", "--no-hardlinks", str(TEMPLATE_DIR), str(destination))
+    listed = run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], TEMPLATE_DIR).stdout
+    for name in filter(None, listed.split("\0")):
+        source, target = TEMPLATE_DIR / name, destination / name
+        if source.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+        else:
+            target.unlink(missing_ok=True)
+    if git(destination, "status", "--porcelain"):
+        commit_all(destination, "The template's working tree")
+    return destination
+
+
+@pytest.fixture(scope="session")
+def template_clone(tmp_path_factory) -> Path:
+    """A clone of the template shared by the session: generate from it, never commit to it."""
+    return clone_template(tmp_path_factory.mktemp("template") / "poetry-service-template")
+
+
+@pytest.fixture
+def own_template_clone(template_clone, tmp_path) -> Path:
+    """A clone of template_clone for this test, which it may commit template changes to."""
+    destination = tmp_path / "template"
+    git(tmp_path, "clone", "--quiet", str(template_clone), str(destination))
+    return destination
+
+
+def cruft(*arguments: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    """The real cruft CLI (a dev dependency of the template); the caller checks the exit code."""
+    return subprocess.run(
+        [CRUFT, *arguments], cwd=cwd, capture_output=True, text=True, env=tool_environment(**GIT_IDENTITY, **env)
+    )
+
+
+def cruft_create(template: Path, output_dir: Path, **answers: str) -> Path:
+    """cruft create with --no-input and these answers (over FAST_ANSWERS); returns the project."""
+    answers = {**FAST_ANSWERS, **answers}
+    output_dir.mkdir(parents=True, exist_ok=True)
+    created = cruft(
+        "create",
+        str(template),
+        "--no-input",
+        "--output-dir",
+        str(output_dir),
+        "--extra-context",
+        json.dumps(answers),
+        cwd=output_dir,
+    )
+    assert created.returncode == 0, created.stdout + created.stderr
+    return output_dir / answers.get("project_slug", "my-service")

@@ -166,6 +166,7 @@ def valid_answers() -> dict:
         "author_name": "Jane Doe",
         "author_email": "jane.doe@example.com",
         "version": "0.1.0",
+        "poetry_version": "2.5.1",
         "repository_url": "https://github.com/example/my-service",
         "package_index_url": "",
         "docker_base_image": "python:3.13-slim-trixie",
