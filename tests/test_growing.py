@@ -5,6 +5,7 @@ One FastAPI project on Python 3.11 is baked and locked once; each story copies i
 builds its own image and runs it. Every image, container and volume these tests make is removed.
 """
 
+import hashlib
 import re
 import shutil
 import socket
@@ -368,3 +369,31 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def test_the_test_stage_takes_its_settings_from_an_env_file_kept_in_no_layer(docker, poetry, project, tmp_path):
+    secret = f"https://api.example.com/{uuid.uuid4().hex}"
+    project.write(
+        "tests/test_needs_settings.py",
+        # The test knows the value's hash only, so the value itself can be looked for in every layer.
+        f'import hashlib\nimport os\n\nEXPECTED = "{hashlib.sha256(secret.encode()).hexdigest()}"\n\n\n'
+        "def test_the_settings_reach_the_tests() -> None:\n"
+        '    value = os.environ["SERVICE_BASE_URL"].encode()\n'
+        "    assert hashlib.sha256(value).hexdigest() == EXPECTED\n",
+    )
+    env_file = tmp_path / "test.env"
+    env_file.write_text(f"SERVICE_BASE_URL={secret}\n", encoding="utf-8")
+    run([poetry, "install", "--only", "dev"], cwd=project.path)
+
+    completed = run(
+        [poetry, "run", "poe", "docker-test", "--env-file", str(env_file)],
+        cwd=project.path,
+        env=tool_environment(BUILDKIT_PROGRESS="plain"),
+    )
+    history = run([docker, "history", "--no-trunc", f"{SLUG}:test"], cwd=project.path).stdout
+    saved = subprocess.run([docker, "save", f"{SLUG}:test"], capture_output=True, check=True).stdout
+    subprocess.run([docker, "image", "rm", "--force", f"{SLUG}:test"], capture_output=True, check=False)
+
+    assert "test_needs_settings.py ." in completed.stdout + completed.stderr
+    assert secret not in history
+    assert secret.encode() not in saved
