@@ -2,7 +2,7 @@
 
 Every problem is reported at once, each naming its field and the fix; then the hook exits 1 and
 cookiecutter removes the (still empty) project directory it created. The same checks run earlier too:
-local_extensions.AnswerCheckExtension calls find_problems before cookiecutter creates the directory,
+template_extensions.AnswerCheckExtension calls find_problems before cookiecutter creates the directory,
 so an answer that would break that step (an empty or overlong slug) is refused by name as well.
 
 Generating into an existing project (-f, with or without -s) must not change a file the user has: this
@@ -324,7 +324,7 @@ def main(answers, template_paths):
 
 if __name__ == "__main__":
     # Cookiecutter renders here, as JSON string literals, its answers and the paths the template writes
-    # with them (local_extensions.template_paths).
+    # with them (template_extensions.template_paths).
     answers = json.loads({{cookiecutter | jsonify | tojson}})  # noqa: F821
     template_paths = json.loads({{cookiecutter | template_paths | jsonify | tojson}})  # noqa: F821
     sys.exit(main(answers, template_paths))

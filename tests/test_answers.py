@@ -28,14 +28,14 @@ from test_dockerfile import HADOLINT
 pre_gen = load_hook("pre_gen_project")
 
 
-def load_local_extensions():
-    spec = importlib.util.spec_from_file_location("local_extensions", TEMPLATE_DIR / "local_extensions.py")
+def load_template_extensions():
+    spec = importlib.util.spec_from_file_location("template_extensions", TEMPLATE_DIR / "template_extensions.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-local_extensions = load_local_extensions()
+template_extensions = load_template_extensions()
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 JINJA_FIX = "write a literal '{%' as {{ '{%' }}"
@@ -499,7 +499,7 @@ def test_valid_edge_case_renders_intact_and_passes_the_linters(tmp_path, answers
         "title": expected["project_name"],
         "description": expected["description"],
     }.items():
-        assert dockerfile_label(dockerfile, key) == local_extensions.dockerfile_string(text)
+        assert dockerfile_label(dockerfile, key) == template_extensions.dockerfile_string(text)
     assert text_blocks(readme)[:2] == [
         ("heading_open", expected["project_name"]),
         ("paragraph_open", expected["description"]),

@@ -1,4 +1,4 @@
-"""The escaping filters of local_extensions.py, judged by the tools that read each format.
+"""The escaping filters of template_extensions.py, judged by the tools that read each format.
 
 A Dockerfile LABEL quoted by dockerfile_string passes hadolint and reaches the image as typed (BuildKit
 builds it FROM scratch, so no base image is needed); markdown_text, toml_string and yaml_string round-trip
@@ -16,9 +16,9 @@ from conftest import TEMPLATE_DIR, run, tool_environment
 from markdown_it import MarkdownIt
 from test_dockerfile import HADOLINT
 
-spec = importlib.util.spec_from_file_location("local_extensions", TEMPLATE_DIR / "local_extensions.py")
-local_extensions = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(local_extensions)
+spec = importlib.util.spec_from_file_location("template_extensions", TEMPLATE_DIR / "template_extensions.py")
+template_extensions = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(template_extensions)
 
 # One line each (the hook refuses line breaks and control characters in free text).
 HOSTILE_TEXTS = [
@@ -44,7 +44,7 @@ IDS = [f"text{index}" for index, _ in enumerate(HOSTILE_TEXTS)]
 
 def labels_dockerfile(base: str) -> str:
     pairs = " \\\n      ".join(
-        f"text{index}={local_extensions.dockerfile_string(text)}" for index, text in enumerate(HOSTILE_TEXTS)
+        f"text{index}={template_extensions.dockerfile_string(text)}" for index, text in enumerate(HOSTILE_TEXTS)
     )
     return f"FROM {base}\nLABEL {pairs}\n"
 
@@ -81,7 +81,7 @@ def test_dockerfile_labels_reach_the_image_as_typed(docker, tmp_path):
 
 @pytest.mark.parametrize("text", HOSTILE_TEXTS, ids=IDS)
 def test_markdown_text_renders_as_one_paragraph_of_the_text(text):
-    tokens = MarkdownIt("commonmark").enable(["table", "strikethrough"]).parse(local_extensions.markdown_text(text))
+    tokens = MarkdownIt("commonmark").enable(["table", "strikethrough"]).parse(template_extensions.markdown_text(text))
 
     assert [token.type for token in tokens] == ["paragraph_open", "inline", "paragraph_close"]
     assert "".join(child.content for child in tokens[1].children if child.type == "text") == text
@@ -89,7 +89,7 @@ def test_markdown_text_renders_as_one_paragraph_of_the_text(text):
 
 @pytest.mark.parametrize("text", HOSTILE_TEXTS, ids=IDS)
 def test_markdown_text_as_a_heading_keeps_the_text(text):
-    tokens = MarkdownIt("commonmark").parse("# " + local_extensions.markdown_text(text))
+    tokens = MarkdownIt("commonmark").parse("# " + template_extensions.markdown_text(text))
 
     assert tokens[0].type == "heading_open"
     assert "".join(child.content for child in tokens[1].children if child.type == "text") == text
@@ -97,5 +97,5 @@ def test_markdown_text_as_a_heading_keeps_the_text(text):
 
 @pytest.mark.parametrize("text", [*HOSTILE_TEXTS, "tab\tand \x7f delete"], ids=[*IDS, "control"])
 def test_toml_and_yaml_strings_round_trip(text):
-    assert tomllib.loads(f"value = {local_extensions.toml_string(text)}")["value"] == text
-    assert yaml.safe_load(f"value: {local_extensions.yaml_string(text)}")["value"] == text
+    assert tomllib.loads(f"value = {template_extensions.toml_string(text)}")["value"] == text
+    assert yaml.safe_load(f"value: {template_extensions.yaml_string(text)}")["value"] == text

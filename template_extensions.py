@@ -1,6 +1,9 @@
 """Jinja extensions of the template: filters that escape user text for each file format, and the answer check.
 
 Cookiecutter imports this module from the template root (``_extensions`` in cookiecutter.json).
+cruft renders two commits of the template in one process, for an update: each extension forgets this
+module once it is set up (``forget_this_module``), so the next render imports its own commit's version,
+not the one Python cached from the first render.
 It runs in whatever Python runs cookiecutter, so it uses the standard library, Jinja and cookiecutter only.
 """
 
@@ -80,11 +83,17 @@ def pep440_version(version: str) -> str:
     return answer_rules.normalize_version(str(version))
 
 
+def forget_this_module():
+    """Drop this module from Python's import cache: the next import reads the file its template has."""
+    sys.modules.pop(__name__, None)
+
+
 class EscapeExtension(Extension):
     """Registers the filters: toml_string, yaml_string, markdown_text, dockerfile_string, pep440_version."""
 
     def __init__(self, environment):
         super().__init__(environment)
+        forget_this_module()
         environment.filters.update(
             toml_string=toml_string,
             yaml_string=yaml_string,
@@ -149,10 +158,12 @@ class AnswerCheckExtension(Extension):
 
     def __init__(self, environment):
         super().__init__(environment)
+        forget_this_module()
         environment.filters.update(refuse_bad_answers=refuse_bad_answers, template_paths=template_paths)
         self.checking_syntax = False
         hooks_logger = logging.getLogger("cookiecutter.hooks")
-        if not any(isinstance(existing, _WithoutTraceback) for existing in hooks_logger.filters):
+        # By name: each import of this module makes a class of its own.
+        if not any(type(existing).__name__ == _WithoutTraceback.__name__ for existing in hooks_logger.filters):
             hooks_logger.addFilter(_WithoutTraceback())
 
     def preprocess(self, source, name, filename=None):
