@@ -10,6 +10,7 @@ import json
 import logging
 import re
 import sys
+import urllib.parse
 from pathlib import Path
 
 from cookiecutter.exceptions import FailedHookException
@@ -80,8 +81,14 @@ def pep440_version(version: str) -> str:
     return answer_rules.normalize_version(str(version))
 
 
+def url_host(url: str) -> str:
+    """The host of a URL, as a netrc `machine` names it (no port, no brackets); empty for no URL."""
+    return urllib.parse.urlsplit(str(url)).hostname or ""
+
+
 class EscapeExtension(Extension):
-    """Registers the filters: toml_string, yaml_string, markdown_text, dockerfile_string, pep440_version."""
+    """Registers the filters: toml_string, yaml_string, markdown_text, dockerfile_string, pep440_version,
+    url_host."""
 
     def __init__(self, environment):
         super().__init__(environment)
@@ -91,6 +98,7 @@ class EscapeExtension(Extension):
             markdown_text=markdown_text,
             dockerfile_string=dockerfile_string,
             pep440_version=pep440_version,
+            url_host=url_host,
         )
 
 
