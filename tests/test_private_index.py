@@ -79,6 +79,7 @@ def mirror_public_packages(packages: Path) -> None:
 
 
 def answers_with_status(url: str, auth: tuple[str, str] | None = None) -> int:
+    """The HTTP status the server answers with, 0 while nothing listens."""
     request = urllib.request.Request(url)
     if auth:
         manager = urllib.request.HTTPPasswordMgrWithDefaultRealm()
@@ -91,6 +92,8 @@ def answers_with_status(url: str, auth: tuple[str, str] | None = None) -> int:
             return response.status
     except urllib.error.HTTPError as error:
         return error.code
+    except urllib.error.URLError:
+        return 0
 
 
 @pytest.fixture(scope="module")
