@@ -1,9 +1,10 @@
-"""Write poetry-requirements.txt: the Poetry the Dockerfile pins and all its dependencies, with hashes.
+"""Write poetry-requirements.txt: the Dockerfile's Poetry and its dependencies, with hashes.
 
-CI installs Poetry from it with `pip install --require-hashes`, so a changed or substituted file on the
-index fails the install. Run it (`poetry run poe lock-poetry`) after changing ARG POETRY_VERSION in the
-Dockerfile, the one place the version is written. Poetry locks a throwaway project that depends on that
-Poetry, for every platform and Python this project supports, from this project's package sources.
+CI installs Poetry from it with `pip install --require-hashes`, so a file changed or substituted
+on the index fails the install. Run it (`poetry run poe lock-poetry`) after changing
+ARG POETRY_VERSION in the Dockerfile, the one place the version is written. Poetry locks a
+throwaway project that needs only that Poetry, for every platform and every Python this project
+supports, from this project's package sources.
 usage: python scripts/lock-poetry.py [PROJECT_DIR]
 """
 
@@ -23,7 +24,7 @@ VERSION_LINE = re.compile(r"^ARG POETRY_VERSION=(\d[\w.!+-]*)$", re.MULTILINE)
 def pinned_poetry_version(project: Path) -> str:
     found = VERSION_LINE.search((project / "Dockerfile").read_text(encoding="utf-8"))
     if found is None:
-        sys.exit("error: the Dockerfile has no ARG POETRY_VERSION=x.y.z line to read the version from")
+        sys.exit("error: the Dockerfile has no ARG POETRY_VERSION=x.y.z line to read")
     return found[1]
 
 
@@ -32,8 +33,8 @@ def toml_string(text: str) -> str:
 
 
 def lowest_python(pyproject: dict) -> str:
-    """The older of this project's lowest Python and the running one: Poetry locks under the running one
-    without making an environment, and the lock still covers every Python the project supports."""
+    """The older of this project's lowest Python and the running one: Poetry then locks under the
+    running one without making an environment, and the lock covers every Python the project has."""
     found = re.match(r"^>=\s*(\d+)\.(\d+)", pyproject["project"]["requires-python"])
     project_lowest = (int(found[1]), int(found[2])) if found else sys.version_info[:2]
     major, minor = min(project_lowest, sys.version_info[:2])
@@ -41,7 +42,7 @@ def lowest_python(pyproject: dict) -> str:
 
 
 def throwaway_project(project: Path, version: str) -> str:
-    """pyproject.toml of a project that needs only that Poetry, with this project's Python and sources."""
+    """pyproject.toml of a project that needs only that Poetry, with this project's sources."""
     pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
     lines = [
         "[project]",
@@ -70,23 +71,29 @@ def requirement_lines(lock: dict) -> list[str]:
     return lines
 
 
+def lock_poetry(version: str, pyproject: str) -> dict:
+    poetry = shutil.which("poetry")
+    if poetry is None:
+        sys.exit("error: no poetry on PATH: install the Poetry the Dockerfile pins first")
+    with tempfile.TemporaryDirectory() as workdir:
+        (Path(workdir) / "pyproject.toml").write_text(pyproject, encoding="utf-8")
+        # Locking needs no environment: without this, Poetry would make one for the throwaway.
+        env = {**os.environ, "POETRY_VIRTUALENVS_CREATE": "false"}
+        locked = subprocess.run(  # noqa: S603 (Poetry from PATH, fixed arguments)
+            [poetry, "lock"], cwd=workdir, env=env, capture_output=True, text=True, check=False
+        )
+        if locked.returncode != 0:
+            sys.exit(f"error: poetry=={version} not lockable:\n{locked.stdout}{locked.stderr}")
+        return tomllib.loads((Path(workdir) / "poetry.lock").read_text(encoding="utf-8"))
+
+
 def main() -> None:
     project = Path(sys.argv[1] if len(sys.argv) > 1 else ".").resolve()
     version = pinned_poetry_version(project)
-    with tempfile.TemporaryDirectory() as workdir:
-        (Path(workdir) / "pyproject.toml").write_text(throwaway_project(project, version), encoding="utf-8")
-        poetry = shutil.which("poetry")
-        if poetry is None:
-            sys.exit("error: no poetry on PATH: install the Poetry the Dockerfile pins first")
-        lock_command = [poetry, "lock"]
-        # Locking needs no environment: without this, Poetry would make one for the throwaway project.
-        env = {**os.environ, "POETRY_VIRTUALENVS_CREATE": "false"}
-        locked = subprocess.run(lock_command, cwd=workdir, env=env, capture_output=True, text=True, check=False)  # noqa: S603
-        if locked.returncode != 0:
-            sys.exit(f"error: poetry lock found no poetry=={version}:\n{locked.stdout}{locked.stderr}")
-        lock = tomllib.loads((Path(workdir) / "poetry.lock").read_text(encoding="utf-8"))
-    header = f"# Poetry {version} and its dependencies, with hashes: written by scripts/lock-poetry.py.\n"
-    (project / OUTPUT).write_text(header + "\n".join(requirement_lines(lock)) + "\n", encoding="utf-8")
+    lock = lock_poetry(version, throwaway_project(project, version))
+    header = f"# Poetry {version} and its dependencies, with hashes (scripts/lock-poetry.py)\n"
+    text = header + "\n".join(requirement_lines(lock)) + "\n"
+    (project / OUTPUT).write_text(text, encoding="utf-8")
     print(f"{OUTPUT}: Poetry {version}, {len(lock['package'])} packages")
 
 
