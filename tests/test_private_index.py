@@ -285,9 +285,11 @@ def test_ci_with_a_package_index_passes_its_linters(index_project, actionlint): 
 def test_github_ci_gives_the_check_job_and_both_image_builds_the_credentials(baked_project):
     workflow = load_yaml(baked_project({**INDEX_ANSWERS, "ci_provider": "github"}) / GITHUB_WORKFLOW)
     jobs = workflow["jobs"]
+    username, password = (f"secrets.{name}" for name in CREDENTIAL_VARIABLES)
+    # Only when the secrets are set: a netrc without credentials would send an empty login to the index.
     netrc = (
-        f"{SECRET_NAME}=machine nexus.example.com login ${{{{ secrets.{CREDENTIAL_VARIABLES[0]} }}}}"
-        f" password ${{{{ secrets.{CREDENTIAL_VARIABLES[1]} }}}}"
+        f"${{{{ {username} && format('{SECRET_NAME}=machine {{0}} login {{1}} password {{2}}', "
+        f"'nexus.example.com', {username}, {password}) || '' }}}}"
     )
 
     assert {name: jobs["check"]["env"][name] for name in CREDENTIAL_VARIABLES} == {
@@ -308,7 +310,10 @@ def test_gitlab_ci_passes_the_credentials_as_a_buildkit_secret(baked_project):
     assert build["variables"]["PACKAGE_INDEX_NETRC"] == (
         f"machine nexus.example.com login ${CREDENTIAL_VARIABLES[0]} password ${CREDENTIAL_VARIABLES[1]}"
     )
-    assert f"--secret id={SECRET_NAME},env=PACKAGE_INDEX_NETRC" in " ".join(build["script"])
+    script = "\n".join(build["script"])
+    assert f"set -- --secret id={SECRET_NAME},env=PACKAGE_INDEX_NETRC" in script
+    assert f'if [ -n "${{{CREDENTIAL_VARIABLES[0]}:-}}" ]' in script
+    assert 'docker buildx build "$@"' in script
     assert "DOCKER_TLS_CERTDIR" in {**pipeline[".docker"]["variables"], **build["variables"]}
 
 
