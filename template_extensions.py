@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import sys
+import urllib.parse
 from pathlib import Path
 
 from cookiecutter.exceptions import FailedHookException
@@ -88,8 +89,14 @@ def forget_this_module():
     sys.modules.pop(__name__, None)
 
 
+def url_host(url: str) -> str:
+    """The host of a URL, as a netrc `machine` names it (no port, no brackets); empty for no URL."""
+    return urllib.parse.urlsplit(str(url)).hostname or ""
+
+
 class EscapeExtension(Extension):
-    """Registers the filters: toml_string, yaml_string, markdown_text, dockerfile_string, pep440_version."""
+    """Registers the filters: toml_string, yaml_string, markdown_text, dockerfile_string, pep440_version,
+    url_host."""
 
     def __init__(self, environment):
         super().__init__(environment)
@@ -100,6 +107,7 @@ class EscapeExtension(Extension):
             markdown_text=markdown_text,
             dockerfile_string=dockerfile_string,
             pep440_version=pep440_version,
+            url_host=url_host,
         )
 
 
