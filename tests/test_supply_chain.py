@@ -41,8 +41,13 @@ def unpinned_actions(workflow: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("options", GITHUB_OPTIONS, ids=matrix_id)
-def test_generated_workflow_pins_every_action_by_commit_sha(baked_project, options):
-    assert unpinned_actions(baked_project(options) / GITHUB_WORKFLOW) == []
+def test_generated_workflows_pin_every_action_by_commit_sha(baked_project, options):
+    workflows = sorted((baked_project(options) / GITHUB_WORKFLOW.parent).glob("*.yml"))
+
+    assert len(workflows) >= 2
+    assert {workflow.name: unpinned_actions(workflow) for workflow in workflows} == {
+        workflow.name: [] for workflow in workflows
+    }
 
 
 def test_template_workflow_pins_every_action_by_commit_sha():
