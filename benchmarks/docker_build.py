@@ -161,10 +161,10 @@ class Variant:
     every_figure: bool = True  # False: only the cold build, the bytes and the first 200
 
 
-GENERATED_DEPENDENCY_STEP = "poetry install --only main"
+GENERATED_DEPENDENCY_STEP = "poetry export --only main"
 RECIPE_DEPENDENCY_STEP = "poetry install --without dev --no-root"
 # How the generated Dockerfile compiles the dependencies, given to the recipe for the like-for-like sizes.
-COMPILE_COMMAND = "python -m compileall -q -j 0 --invalidation-mode unchecked-hash .venv/lib"
+COMPILE_COMMAND = "python -m compileall -q -j 0 --invalidation-mode unchecked-hash /app/.venv/lib"
 BYTECODE_ARG = "COMPILE_BYTECODE"
 VARIANTS = (
     Variant(

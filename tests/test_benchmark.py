@@ -284,7 +284,10 @@ def test_the_recipe_with_bytecode_compiles_in_its_dependency_step():
     compiled = bench.with_compiled_bytecode(recipe)
 
     step = "RUN --mount=type=cache,target=$POETRY_CACHE_DIR poetry install --without dev --no-root"
-    assert f"{step} \\\n    && python -m compileall -q -j 0 --invalidation-mode unchecked-hash .venv/lib\n" in compiled
+    assert (
+        f"{step} \\\n    && python -m compileall -q -j 0 --invalidation-mode unchecked-hash /app/.venv/lib\n"
+        in compiled
+    )
     assert compiled.replace(f" \\\n    && {bench.COMPILE_COMMAND}", "") == recipe
     with pytest.raises(bench.BenchError):
         bench.with_compiled_bytecode(recipe.replace(step, "RUN poetry install"))

@@ -381,7 +381,7 @@ def test_code_change_rebuild_reuses_the_dependency_layer(docker, cli_build, tmp_
     output = docker_build(docker, changed, "--tag", image).stderr
     states = build_step_states(output)
 
-    assert step_state(states, "poetry install --only main") == "CACHED", output
+    assert step_state(states, "poetry export --only main") == "CACHED", output
     assert step_state(states, "[app-files ", "COPY src/") == "RUN", output
     assert step_state(states, "[runtime ", "COPY --from=app-files") == "RUN", output
     assert run([docker, "run", "--rm", image, "greet", "Ada"], cwd=changed).stdout == "Howdy, Ada!\n"

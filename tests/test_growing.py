@@ -139,7 +139,7 @@ def assert_code_change_keeps_dependencies_cached(docker: str, project: Project, 
     change_one_line_of_code(project, module)
     output = build(docker, project)
     states = build_step_states(output)
-    assert step_state(states, "poetry install --only main") == "CACHED", output
+    assert step_state(states, "poetry export --only main") == "CACHED", output
     assert step_state(states, "[app-files ", "COPY src/") == "RUN", output
     return states
 
