@@ -678,7 +678,7 @@ def measure_variant(
     empty_cache_mounts()
     cold, tag = build("cold", no_cache=True)
     figures["cold_empty"] = cold.seconds
-    figures["cold_steps"] = {title: seconds for title, seconds in cold.steps.items() if seconds >= 0.3}
+    figures["cold_steps"] = slow_steps(cold, 0.3)
     if variant.every_figure:
         warm, tag = build("warm", no_cache=True)
         figures["cold_warm"] = warm.seconds
@@ -699,19 +699,27 @@ def measure_variant(
     finally:
         app.write_text(original, encoding="utf-8")
     figures["code_change"] = code.seconds
+    figures["code_steps"] = slow_steps(code, 0.1)  # in the JSON: where a slow code-change rebuild went
     figures["deps_cached"] = step_was_cached(code, variant.dependency_step)
 
     change_dependencies(project, token)
     try:
-        figures["dependency_change"] = build("deps", no_cache=False)[0].seconds
+        dependency_change, _ = build("deps", no_cache=False)
     finally:
         restore_project(project)
+    figures["dependency_change"] = dependency_change.seconds
+    figures["dependency_steps"] = slow_steps(dependency_change, 0.3)
     log(
         f"{variant.name}: cold {figures['cold_empty']:.1f} s (warm mounts {figures['cold_warm']:.1f} s), "
         f"code {figures['code_change']:.2f} s, deps {figures['dependency_change']:.1f} s, "
         f"{figures['bytes_above_base'] / MB:.2f} MB, first 200 {figures['first_200']:.2f} s"
     )
     return figures
+
+
+def slow_steps(build: Build, at_least: float) -> dict[str, float]:
+    """The build's steps that took at_least seconds, with their seconds."""
+    return {title: seconds for title, seconds in build.steps.items() if seconds >= at_least}
 
 
 def median_steps(runs: list[dict]) -> dict[str, float]:
