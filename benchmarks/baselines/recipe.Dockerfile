@@ -1,8 +1,11 @@
-# Baseline 2: the articles' final recipe (section 6 of "Blazing fast Python Docker builds with Poetry",
-# /work/shared/references): a builder with `pip install poetry==X`, the dependencies installed with
-# `--no-root` into an in-project .venv with Poetry's cache on a BuildKit cache mount, and a runtime that
-# copies the .venv and the code. benchmarks/docker_build.py replaces __PACKAGE__ with the generated
-# project's import name and passes the same PYTHON_IMAGE and POETRY_VERSION as to the generated Dockerfile.
+# Baseline 2: the final recipe (section 6, "Buildkit Cache Mounts", of the article "Blazing fast Python
+# Docker builds with Poetry" by Riccardo Albertazzi,
+# https://medium.com/@albertazzir/blazing-fast-python-docker-builds-with-poetry-a78a66f5aed0):
+# a builder with `pip install poetry==X`, the dependencies installed with `--no-root` into an in-project
+# .venv with Poetry's cache on a BuildKit cache mount, and a runtime that copies the .venv and the code.
+# benchmarks/docker_build.py replaces __PACKAGE__ with the generated project's import name and passes
+# the same PYTHON_IMAGE and POETRY_VERSION as to the generated Dockerfile; its recipe-bytecode variant
+# also compiles the dependencies' bytecode in the --no-root step, as the generated Dockerfile does.
 # Changes from the article, only so that it builds and runs the same app:
 # - one base image for both stages, a build argument (the article pairs python:3.11-buster with -slim-buster);
 # - the project itself is installed after its code is copied (`poetry install --without dev`, the step of
