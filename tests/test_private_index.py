@@ -28,9 +28,12 @@ USERNAME = "ci-reader"
 SECRET_NAME = "netrc"
 CREDENTIAL_VARIABLES = ("POETRY_HTTP_BASIC_PACKAGE_INDEX_USERNAME", "POETRY_HTTP_BASIC_PACKAGE_INDEX_PASSWORD")
 PRIVATE_PACKAGE = "private-greeting"
-# What the cli project (main and dev groups, for every platform Poetry locks for) and the image's Poetry
-# install; pip resolves the rest of each one's dependencies for Linux.
+# What the cli project (main, dev and the optional template group, for every platform Poetry locks for)
+# and the image's Poetry, its export plugin and uv install; pip resolves the rest of each one's
+# dependencies for Linux.
 MIRRORED = [
+    "cruft>=2.16,<3",
+    f"poetry-plugin-export=={COOKIECUTTER_JSON['_poetry_plugin_export_version']}",
     "click",
     "colorama",
     "pytest",
