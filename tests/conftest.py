@@ -175,6 +175,19 @@ def poetry() -> str:
     return path
 
 
+def remove_images_named(prefix: str) -> None:
+    """Remove every image whose name starts with prefix (a test module's own), when a docker CLI is there."""
+    docker = shutil.which("docker")
+    if docker is None:
+        return
+    listed = subprocess.run(
+        [docker, "image", "ls", "--format", "{{.Repository}}:{{.Tag}}"], capture_output=True, text=True, check=False
+    )
+    ours = [name for name in listed.stdout.split() if name.startswith(prefix)]
+    if ours:
+        subprocess.run([docker, "image", "rm", "--force", *ours], capture_output=True, check=False)
+
+
 def docker_engine_answers(docker: str) -> bool:
     try:
         return subprocess.run([docker, "info"], capture_output=True, timeout=20, check=False).returncode == 0

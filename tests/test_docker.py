@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import COOKIECUTTER_JSON, PACKAGE_INDEX_URL, bake, run, tool_environment
+from conftest import COOKIECUTTER_JSON, PACKAGE_INDEX_URL, bake, remove_images_named, run, tool_environment
 
 pytestmark = pytest.mark.docker
 
@@ -92,15 +92,7 @@ def add_files_the_build_must_not_see(project: Path) -> list[str]:
 @pytest.fixture(scope="module", autouse=True)
 def remove_test_images():
     yield
-    docker = shutil.which("docker")
-    if docker is None:
-        return
-    listed = subprocess.run(
-        [docker, "image", "ls", "--format", "{{.Repository}}:{{.Tag}}"], capture_output=True, text=True, check=False
-    )
-    ours = [name for name in listed.stdout.split() if name.startswith(PREFIX)]
-    if ours:
-        subprocess.run([docker, "image", "rm", "--force", *ours], capture_output=True, check=False)
+    remove_images_named(PREFIX)
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import PACKAGE_INDEX_URL, bake, run, tool_environment
+from conftest import PACKAGE_INDEX_URL, bake, remove_images_named, run, tool_environment
 from test_docker import build_step_states, step_state
 
 pytestmark = pytest.mark.docker
@@ -53,17 +53,9 @@ class Project:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def remove_test_images_and_volumes():
+def remove_test_images():
     yield
-    docker = shutil.which("docker")
-    if docker is None:
-        return
-    listed = subprocess.run(
-        [docker, "image", "ls", "--format", "{{.Repository}}:{{.Tag}}"], capture_output=True, text=True, check=False
-    )
-    ours = [name for name in listed.stdout.split() if name.startswith(PREFIX)]
-    if ours:
-        subprocess.run([docker, "image", "rm", "--force", *ours], capture_output=True, check=False)
+    remove_images_named(PREFIX)
 
 
 @pytest.fixture(scope="module")
