@@ -72,6 +72,16 @@ def validate_schema(schema: str, path: Path) -> subprocess.CompletedProcess:
     )
 
 
+def assert_main_ci_file_is_valid(actionlint: list[str], provider: str, project: Path) -> None:
+    """The provider's main CI file passes actionlint (GitHub) or GitLab's schema."""
+    if provider == "github":
+        linted = lint_workflow(actionlint, project / GITHUB_WORKFLOW)
+        assert linted.returncode == 0, linted.stdout + linted.stderr
+    else:
+        validated = validate_schema("vendor.gitlab-ci", project / GITLAB_CI)
+        assert validated.returncode == 0, validated.stdout + validated.stderr
+
+
 def load_yaml(path: Path) -> dict:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
@@ -372,12 +382,7 @@ def test_free_text_stays_out_of_ci_files(tricky_project, actionlint):
         assert not any(
             word in text for word in ("Café", "Ünïcødé", "$HOME", "$CI_JOB_TOKEN #not-a-comment", "github.token")
         )
-    if provider == "github":
-        linted = lint_workflow(actionlint, project / GITHUB_WORKFLOW)
-        assert linted.returncode == 0, linted.stdout + linted.stderr
-    else:
-        validated = validate_schema("vendor.gitlab-ci", project / GITLAB_CI)
-        assert validated.returncode == 0, validated.stdout + validated.stderr
+    assert_main_ci_file_is_valid(actionlint, provider, project)
 
 
 def test_actionlint_rejects_an_action_on_a_deprecated_runtime(baked_project, actionlint, tmp_path):

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import COOKIECUTTER_JSON, HOST_PYTHON, bake, run, tool_environment
-from test_ci import GITHUB_WORKFLOW, GITLAB_CI, actionlint, lint_workflow, load_yaml, validate_schema  # noqa: F401
+from test_ci import GITHUB_WORKFLOW, GITLAB_CI, actionlint, assert_main_ci_file_is_valid, load_yaml  # noqa: F401
 
 USERNAME = "ci-reader"
 SECRET_NAME = "netrc"
@@ -277,12 +277,7 @@ def index_project(request, baked_project):
 
 def test_ci_with_a_package_index_passes_its_linters(index_project, actionlint):  # noqa: F811 (test_ci's fixture)
     provider, project = index_project
-    if provider == "github":
-        linted = lint_workflow(actionlint, project / GITHUB_WORKFLOW)
-        assert linted.returncode == 0, linted.stdout + linted.stderr
-    else:
-        validated = validate_schema("vendor.gitlab-ci", project / GITLAB_CI)
-        assert validated.returncode == 0, validated.stdout + validated.stderr
+    assert_main_ci_file_is_valid(actionlint, provider, project)
 
 
 def test_github_ci_gives_the_check_job_and_both_image_builds_the_credentials(baked_project):
