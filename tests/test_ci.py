@@ -271,6 +271,7 @@ def test_github_smoke_test_runs_the_image_poe_docker_build_tags(baked_project, o
     assert build["with"]["load"] is True
 
 
+CACHE_MOUNTS_COMMAND = "sh scripts/docker-cache-mounts.sh"
 SMOKE_TEST_COMMAND = "sh scripts/docker-smoke-test.sh"
 
 
@@ -299,15 +300,45 @@ def test_ci_smoke_test_is_the_projects_own_script(baked_project, options):
 
 
 @pytest.mark.parametrize("app_type", ["fastapi", "cli"])
-def test_smoke_test_script_passes_shellcheck(baked_project, app_type):
+@pytest.mark.parametrize("script", ["scripts/docker-smoke-test.sh", "scripts/docker-cache-mounts.sh"])
+def test_ci_scripts_pass_shellcheck(baked_project, app_type, script):
     project = baked_project({"app_type": app_type, "ci_provider": "none", "license": "MIT"})
     shellcheck = shutil.which("shellcheck")
 
-    completed = subprocess.run(
-        [shellcheck, "--shell=sh", "scripts/docker-smoke-test.sh"], cwd=project, capture_output=True, text=True
-    )
+    completed = subprocess.run([shellcheck, "--shell=sh", script], cwd=project, capture_output=True, text=True)
 
     assert completed.returncode == 0, completed.stdout
+
+
+@pytest.mark.parametrize("options", CI_OPTIONS, ids=matrix_id)
+def test_ci_image_build_loads_the_cache_mounts_before_and_saves_them_after(baked_project, options):
+    """The builder's cache mounts come back from CI's cache before the image build and go into it after;
+    the script itself is proven on a real engine in test_dependency_cache.py."""
+    project = baked_project(options)
+    if options["ci_provider"] == "github":
+        workflow = load_yaml(project / GITHUB_WORKFLOW)
+        steps = workflow["jobs"]["image"]["steps"]
+        restore = github_step(workflow, "image", "cache-mounts")
+        runs = [step.get("run", "") for step in steps]
+        load_at = runs.index(f'{CACHE_MOUNTS_COMMAND} load "$RUNNER_TEMP/cache-mounts"')
+        build_at = next(index for index, step in enumerate(steps) if step.get("name") == "Build")
+        save_at = runs.index(f'{CACHE_MOUNTS_COMMAND} save "$RUNNER_TEMP/cache-mounts"')
+        assert steps.index(restore) < load_at < build_at < save_at
+        assert restore["with"]["path"] == "${{ runner.temp }}/cache-mounts"
+        assert restore["with"]["key"] == (
+            restore["with"]["restore-keys"] + "${{ hashFiles('poetry.lock', 'Dockerfile') }}"
+        )
+        assert steps[save_at]["if"] == "steps.cache-mounts.outputs.cache-hit != 'true'"
+    else:
+        job = load_yaml(project / GITLAB_CI)["build"]
+        script = job["script"]
+        load_at = script.index(f"{CACHE_MOUNTS_COMMAND} load .cache/docker-cache-mounts")
+        build_at = next(index for index, line in enumerate(script) if line.startswith("docker buildx build"))
+        save_at = script.index(f"{CACHE_MOUNTS_COMMAND} save .cache/docker-cache-mounts")
+        assert load_at < build_at < save_at
+        assert job["cache"]["paths"] == [".cache/docker-cache-mounts"]
+        # In the project folder, where GitLab keeps caches: the build context must leave it out.
+        assert ".cache" in (project / ".dockerignore").read_text(encoding="utf-8").splitlines()
 
 
 @pytest.mark.parametrize("options", GITHUB_OPTIONS, ids=matrix_id)

@@ -1,0 +1,191 @@
+"""The venv the Dockerfile keeps between builds, and the CI script that carries the cache mounts across runs.
+
+The dependencies layer syncs a venv kept on a cache mount of the project's own, so a changed lock installs,
+removes and compiles only what changed; scripts/docker-cache-mounts.sh saves those mounts after a build and
+loads them into a builder before the next, as the generated CI does. One cli project on Python 3.11 is
+baked and locked once; each story copies it and builds on a real engine. Every image is removed at the end.
+"""
+
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+from conftest import PACKAGE_INDEX_URL, bake, remove_images_named, run, tool_environment
+from test_docker import build_step_states, step_state
+
+pytestmark = pytest.mark.docker
+
+PREFIX = f"template-venv-{uuid.uuid4().hex[:8]}"
+SLUG = f"{PREFIX}-cli"
+PYTHON = "3.11"
+# A small pure-Python dependency with a wheel, added and removed again.
+ADDED = ("tomli-w>=1.0", "tomli_w")
+SITE_PACKAGES = f"/app/.venv/lib/python{PYTHON}/site-packages"
+CACHE_SCRIPT = "scripts/docker-cache-mounts.sh"
+# For each .py under argv[1]: its pyc's header holds the source's mtime and size (a timestamp pyc that
+# Python uses as it is), it is stale, or there is none. Prints "valid stale missing".
+PYC_CHECK = """
+import importlib.util, pathlib, struct, sys
+counts = {"valid": 0, "stale": 0, "missing": 0}
+for source in pathlib.Path(sys.argv[1]).rglob("*.py"):
+    pyc = pathlib.Path(importlib.util.cache_from_source(str(source)))
+    if not pyc.exists():
+        counts["missing"] += 1
+        continue
+    flags, mtime, size = struct.unpack("<III", pyc.read_bytes()[4:16])
+    stat = source.stat()
+    fresh = flags == 0 and mtime == int(stat.st_mtime) & 0xFFFFFFFF and size == stat.st_size & 0xFFFFFFFF
+    counts["valid" if fresh else "stale"] += 1
+print(counts["valid"], counts["stale"], counts["missing"])
+"""
+# Every file of the venv but bytecode, as paths relative to it.
+VENV_FILES = """
+import pathlib
+venv = pathlib.Path("/app/.venv")
+print("\\n".join(sorted(str(p.relative_to(venv)) for p in venv.rglob("*") if "__pycache__" not in p.parts)))
+"""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def remove_test_images():
+    yield
+    remove_images_named(PREFIX)
+
+
+@pytest.fixture(scope="module")
+def locked_project(docker, base_image, tmp_path_factory) -> Path:
+    result = bake(
+        tmp_path_factory.mktemp("venv"),
+        app_type="cli",
+        python_version=PYTHON,
+        project_slug=SLUG,
+        docker_base_image=base_image(PYTHON),
+        package_index_url=PACKAGE_INDEX_URL,
+        lock_dependencies="yes",
+    )
+    assert result.returncode == 0, result.output
+    return result.project
+
+
+@pytest.fixture
+def project(locked_project, tmp_path) -> Path:
+    copy = tmp_path / SLUG
+    shutil.copytree(locked_project, copy, ignore=shutil.ignore_patterns(".venv", ".git"))
+    return copy
+
+
+def build(docker: str, project: Path, tag: str, *args: str) -> str:
+    """docker build --tag PREFIX-cli:TAG; returns the plain progress output."""
+    env = tool_environment(DOCKER_BUILDKIT="1", BUILDKIT_PROGRESS="plain")
+    return run([docker, "build", "--tag", f"{SLUG}:{tag}", *args, "."], cwd=project, env=env).stderr
+
+
+def python_in(docker: str, project: Path, tag: str, code: str, *args: str) -> str:
+    command = [docker, "run", "--rm", "--entrypoint", "python", f"{SLUG}:{tag}", "-c", code, *args]
+    return run(command, cwd=project).stdout
+
+
+def relock(poetry: str, project: Path, *requirements: str) -> None:
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+    added = "".join(f'    "{requirement}",\n' for requirement in requirements)
+    pyproject.write_text(text.replace("dependencies = [\n", f"dependencies = [\n{added}", 1), encoding="utf-8")
+    run([poetry, "lock"], cwd=project, env=tool_environment(POETRY_VIRTUALENVS_CREATE="false"))
+
+
+def mark_changed(project: Path, token: str) -> None:
+    """A comment in pyproject.toml: the dependencies layer runs again with the same lock."""
+    with (project / "pyproject.toml").open("a", encoding="utf-8") as pyproject:
+        pyproject.write(f"\n# {token}\n")
+
+
+def cache_mounts(project: Path, action: str, folder: Path) -> subprocess.CompletedProcess:
+    """scripts/docker-cache-mounts.sh ACTION FOLDER, as CI runs it (on the Dockerfile's base image)."""
+    command = ["sh", CACHE_SCRIPT, action, str(folder)]
+    return subprocess.run(
+        command, cwd=project, env=tool_environment(), capture_output=True, text=True, check=False, timeout=600
+    )
+
+
+def test_a_dependency_added_then_removed_leaves_the_venv_a_fresh_build_makes(docker, poetry, project):
+    original = {name: (project / name).read_text(encoding="utf-8") for name in ("pyproject.toml", "poetry.lock")}
+    build(docker, project, "before")
+    relock(poetry, project, ADDED[0])
+
+    added = build(docker, project, "added")
+    import_added = f"import {ADDED[1]}; print({ADDED[1]}.__file__)"
+    assert python_in(docker, project, "added", import_added).startswith(SITE_PACKAGES), added
+
+    for name, text in original.items():
+        (project / name).write_text(text, encoding="utf-8")
+    mark_changed(project, "removed again")
+    removed = build(docker, project, "removed")
+    assert step_state(build_step_states(removed), "poetry export --only main") == "RUN", removed
+    # --no-cache gives every RUN empty cache mounts: the venv is made from nothing.
+    build(docker, project, "fresh", "--no-cache")
+
+    kept = python_in(docker, project, "removed", VENV_FILES)
+    assert ADDED[1] not in kept
+    assert kept == python_in(docker, project, "fresh", VENV_FILES)
+
+
+def test_every_dependency_source_has_valid_bytecode_and_none_without_it(docker, project):
+    build(docker, project, "bytecode")
+    build(docker, project, "source", "--build-arg", "COMPILE_BYTECODE=0")
+
+    valid, stale, missing = map(int, python_in(docker, project, "bytecode", PYC_CHECK, SITE_PACKAGES).split())
+    assert valid > 10
+    assert (stale, missing) == (0, 0)
+    assert python_in(docker, project, "source", PYC_CHECK, SITE_PACKAGES).split()[:2] == ["0", "0"]
+
+
+def test_saved_cache_mounts_feed_the_next_build_after_they_are_loaded(docker, project, tmp_path):
+    saved = tmp_path / "cache-mounts"
+    build(docker, project, "first")
+
+    saving = cache_mounts(project, "save", saved)
+    assert saving.returncode == 0, saving.stdout + saving.stderr
+    venv = saved / f"{SLUG}-venv"
+    assert (venv / "pyvenv.cfg").is_file()
+    assert any((saved / "_root_.cache_uv").iterdir())
+    (venv / "carried-by-ci").write_text("from the last run\n", encoding="utf-8")
+
+    loading = cache_mounts(project, "load", saved)
+    assert loading.returncode == 0, loading.stdout + loading.stderr
+    mark_changed(project, "next run")
+    build(docker, project, "next")
+
+    assert python_in(docker, project, "next", "print(open('/app/.venv/carried-by-ci').read(), end='')") == (
+        "from the last run\n"
+    )
+
+
+def test_a_kept_venv_of_another_python_is_started_afresh(docker, project, tmp_path):
+    saved = tmp_path / "cache-mounts"
+    build(docker, project, "first")
+    assert cache_mounts(project, "save", saved).returncode == 0
+    config = saved / f"{SLUG}-venv" / "pyvenv.cfg"
+    config.write_text(config.read_text(encoding="utf-8").replace("version = 3.", "version = 2."), encoding="utf-8")
+    (config.parent / "left-by-another-python").write_text("", encoding="utf-8")
+    assert cache_mounts(project, "load", saved).returncode == 0
+
+    mark_changed(project, "another python")
+    build(docker, project, "afresh")
+
+    listing = python_in(docker, project, "afresh", "import os; print(sorted(os.listdir('/app/.venv')))")
+    assert "left-by-another-python" not in listing
+    assert "pyvenv.cfg" in listing
+
+
+def test_saving_into_a_folder_of_other_files_refuses_and_keeps_them(project, tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine\n", encoding="utf-8")
+
+    result = cache_mounts(project, "save", folder)
+
+    assert result.returncode == 1
+    assert "holds files this script did not write" in result.stderr
+    assert (folder / "notes.txt").read_text(encoding="utf-8") == "mine\n"
