@@ -219,6 +219,9 @@ FIGURES = (
     Figure("bytes_above_base", "image bytes above the base", "MB"),
     Figure("installer_bytes", "pip/setuptools/wheel/uv in runtime venv", "MB"),
     Figure("first_200", "docker run to first 200", "s"),
+    # What bounds the first 200: starting a container at all, and importing the app once it runs.
+    Figure("container_start", "docker run of python -c pass", "s"),
+    Figure("app_import", "import of the app alone, in the image", "s"),
 )
 
 
@@ -521,6 +524,20 @@ def installer_bytes(image: str, venv: str) -> int:
     return int(run(command).stdout.strip())
 
 
+def python_seconds(image: str, venv: str, code: str) -> tuple[float, str]:
+    """Seconds from `docker run` to the exit of the venv's python running code, and what it printed."""
+    command = ["docker", "run", "--rm", "--entrypoint", "sh", image, "-c", f'exec {venv}/bin/python -c "$0"', code]
+    started = time.perf_counter()
+    completed = run(command)
+    return time.perf_counter() - started, completed.stdout
+
+
+def app_import_seconds(image: str, venv: str, package: str) -> float:
+    """Seconds the venv's python takes to import the app module, measured inside the container."""
+    code = f"import time; started = time.perf_counter(); import {package}.app; print(time.perf_counter() - started)"
+    return float(python_seconds(image, venv, code)[1])
+
+
 def first_200(image: str, name: str, path: str) -> tuple[float, bytes]:
     """Seconds from `docker run` to the first 200 on path, published on 127.0.0.1 only, and its body."""
     env = ["--env", "HOST=0.0.0.0", "--env", f"PORT={CONTAINER_PORT}"]
@@ -697,6 +714,8 @@ def measure_variant(
     figures["bytes_above_base"] = image_size(tag) - base_size
     figures["installer_bytes"] = installer_bytes(tag, variant.venv)
     figures["first_200"] = first_200(tag, f"bench-{variant.name}-{token}", profile.first_200_path)[0]
+    figures["container_start"] = python_seconds(tag, variant.venv, "pass")[0]
+    figures["app_import"] = app_import_seconds(tag, variant.venv, project.package)
     if not variant.every_figure:
         log(
             f"{variant.name}: cold {figures['cold_empty']:.1f} s, {figures['bytes_above_base'] / MB:.2f} MB, "

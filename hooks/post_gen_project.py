@@ -395,37 +395,49 @@ def require_docker():
     return docker
 
 
-def ensure_base_image(answers):
-    """The engine has docker_base_image, or can pull it."""
-    require_lock()
-    docker, image = require_docker(), answers["docker_base_image"]
+def base_image_present(docker, image):
     try:
         run([docker, "image", "inspect", image])
-        return f"{image} is present"
+        return True
     except StepFailed:
-        pass
+        return False
+
+
+def ensure_base_image(answers):
+    """The engine has docker_base_image, or can pull it; a machine that can do neither skips the image."""
+    require_lock()
+    docker, image = require_docker(), answers["docker_base_image"]
+    if base_image_present(docker, image):
+        return f"{image} is present"
     try:
         run([docker, "pull", image])
-    except StepFailed as failure:
-        failure.args = (
+    except StepFailed:
+        raise StepSkipped(
             f"the base image {image} is not on this Docker engine and cannot be pulled. Pull or load it, "
-            "or generate with docker_base_image set to an image your engine has or can pull (a registry mirror).",
-        )
-        raise
+            "or generate with docker_base_image set to an image your engine has or can pull (a registry mirror)"
+        ) from None
     return f"{image} pulled"
+
+
+def require_base_image(answers):
+    docker, image = require_docker(), answers["docker_base_image"]
+    if not base_image_present(docker, image):
+        raise StepSkipped(f"no base image {image} (see 'base image')")
+    return docker
 
 
 def build_image(answers):
     require_lock()
+    docker = require_base_image(answers)
     tag = DOCKER_BUILD_IMAGE_TAG.format(**answers)
-    run([require_docker(), "build", "--tag", tag, "."])
+    run([docker, "build", "--tag", tag, "."])
     return f"image {tag}"
 
 
 def smoke_run_image(answers):
     """The project's own smoke test, as `poe docker-smoke` and CI run it."""
     require_lock()
-    require_docker()
+    require_base_image(answers)
     image = DOCKER_BUILD_IMAGE_TAG.format(**answers)
     output = run(["sh", SMOKE_TEST_SCRIPT, image], timeout=SMOKE_TEST_TIMEOUT_SECONDS)
     return output.strip().splitlines()[-1].removeprefix("ok: ")

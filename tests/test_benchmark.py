@@ -41,6 +41,8 @@ def figures(**overrides):
         "bytes_above_base": 10_000_000,
         "installer_bytes": 0,
         "first_200": 0.7,
+        "container_start": 0.4,
+        "app_import": 0.2,
     }
     return {**values, **overrides}
 
@@ -389,6 +391,7 @@ def test_the_realistic_service_answers_from_its_generated_image(tmp_path, docker
     try:
         bench.docker_build(project, bench.VARIANT_BY_NAME["generated"], tag, image, no_cache=False)
         _, body = bench.first_200(tag, tag.replace(":", "-"), profile.first_200_path)
+        import_seconds = bench.app_import_seconds(tag, "/app/.venv", project.package)
     finally:
         subprocess.run([docker, "image", "rm", "--force", tag], capture_output=True, check=False)
 
@@ -396,6 +399,7 @@ def test_the_realistic_service_answers_from_its_generated_image(tmp_path, docker
     answer = json.loads(body)
     assert answer["summary"] == "1 note(s), the last by ada@example.com"
     assert answer["health"] == 200  # httpx, with tenacity, to the app's own health path
+    assert 0 < import_seconds < bench.HEALTH_TIMEOUT
     assert answer["postgres_driver"].startswith("psycopg (libpq ")
     assert answer["password_hash_ok"] is True
     assert answer["migration_revision"] is None

@@ -208,6 +208,9 @@ def test_a_private_index_serves_lock_install_and_image_and_the_token_is_nowhere(
             build = ["sh", "scripts/docker-build.sh", "--network", "host", "--target", stage]
             run([*build, "--tag", images[stage], "."], cwd=project, env=build_env)
         assert list(build_tmp.iterdir()) == [], "the temporary netrc outlived the build"
+        # What CI stores of the builds: the cache mounts, which held the authenticated downloads.
+        saved = tmp_path / "cache-mounts"
+        run(["sh", "scripts/docker-cache-mounts.sh", "save", str(saved)], cwd=project, env=build_env)
 
         imported = run(
             [docker, "run", "--rm", "--entrypoint", "python", images["runtime"], "-c", "import private_greeting"],
@@ -228,6 +231,8 @@ def test_a_private_index_serves_lock_install_and_image_and_the_token_is_nowhere(
     assert token not in result.output
     assert files_holding(project, token) == []
     assert files_holding(tmp_path / "poetry-cache", token) == []
+    assert files_holding(saved, token) == []
+    assert [path for path in saved.rglob("private_greeting*")], "the private package is on no saved cache mount"
     assert url in (project / "poetry.lock").read_text(encoding="utf-8").replace("/simple", "/simple/")
 
 

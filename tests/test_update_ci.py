@@ -100,6 +100,7 @@ def test_gitlab_update_jobs_are_valid_and_call_the_tasks(baked_project, options)
     assert update["rules"] == [
         {"if": '$TEMPLATE_UPDATE == "true" && ($CI_PIPELINE_SOURCE == "schedule" || $CI_PIPELINE_SOURCE == "web")'}
     ]
+    assert pipeline["publish"]["rules"][0] == {"if": '$TEMPLATE_UPDATE == "true"', "when": "never"}
     assert called_poe_tasks(drift["script"]) == {"template-check"}
     assert called_poe_tasks(update["script"]) == {"update-template"}
     assert "poetry install --with template" in template["before_script"]

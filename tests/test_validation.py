@@ -94,6 +94,20 @@ def test_full_names_a_base_image_that_does_not_exist(validated):
 
 
 @pytest.mark.docker
+def test_auto_skips_the_image_when_the_base_image_cannot_be_had(validated):
+    missing = "localhost/no-such-python:0.0"
+
+    result = validated("auto", docker_base_image=missing)
+
+    assert result.returncode == 0, result.output
+    rows = summary_rows(result.stdout)
+    assert rows["poe check"] == "ok"
+    assert (rows["base image"], rows["docker build"], rows["docker run"]) == ("skipped",) * 3
+    assert f"the base image {missing} is not on this Docker engine and cannot be pulled" in result.stdout
+    assert (result.output_dir / result.answers["project_slug"] / "poetry.lock").is_file()
+
+
+@pytest.mark.docker
 def test_full_without_an_engine_fails_and_names_the_way_out(validated):
     result = validated("full", env=NO_ENGINE)
 
