@@ -108,7 +108,10 @@ def size(path):
         return os.lstat(path).st_size
     return sum(os.lstat(os.path.join(d, f)).st_size for d, _, files in os.walk(path) for f in files)
 total = 0
-for venv in glob.glob(sys.argv[1]):
+venvs = glob.glob(sys.argv[1])
+if not venvs:
+    sys.exit(f"no virtual environment at {sys.argv[1]}")
+for venv in venvs:
     for folder in glob.glob(os.path.join(venv, "lib", "python*", "site-packages")) + [os.path.join(venv, "bin")]:
         if os.path.isdir(folder):
             total += sum(size(os.path.join(folder, n)) for n in os.listdir(folder) if is_installer(n))
@@ -182,7 +185,8 @@ VARIANTS = (
         (f"{BYTECODE_ARG}=0",),
         every_figure=False,
     ),
-    Variant("naive", "naive.Dockerfile", None, "poetry install", "/root/.cache/pypoetry/virtualenvs/*"),
+    # The generated poetry.toml, which `COPY . .` brings along, puts Poetry's venv in the project.
+    Variant("naive", "naive.Dockerfile", None, "poetry install", "/app/.venv"),
     Variant("recipe", "recipe.Dockerfile", "runtime", RECIPE_DEPENDENCY_STEP, "/app/.venv"),
     Variant(
         "recipe-bytecode",
