@@ -12,7 +12,7 @@ Variants, all built from the profile's project (same app, same poetry.lock, same
   recipe                 benchmarks/baselines/recipe.Dockerfile: the article's final recipe (pip install
                          poetry==X, --no-root dependency layer on a cache mount, runtime copying .venv)
   recipe-bytecode        the recipe with the dependencies compiled as the generated Dockerfile does
-                         (compileall -j 0, as for a new venv), for a like-for-like size comparison
+                         (compileall -j 0), for a like-for-like size comparison
 
 Figures per variant (medians of --runs runs): cold build with the BuildKit cache mounts emptied first, cold
 build again with them warm (the cold image removed and the layer cache pruned, as on a CI runner whose
@@ -168,7 +168,7 @@ class Variant:
 
 GENERATED_DEPENDENCY_STEP = "poetry export --only main"
 RECIPE_DEPENDENCY_STEP = "poetry install --without dev --no-root"
-# How the generated Dockerfile compiles a new venv's dependencies, given to the recipe (WORKDIR /app) for the
+# How the generated Dockerfile compiles the dependencies, given to the recipe (WORKDIR /app) for the
 # like-for-like sizes.
 COMPILE_COMMAND = "python -m compileall -q -j 0 .venv/lib"
 BYTECODE_ARG = "COMPILE_BYTECODE"
@@ -709,8 +709,10 @@ def measure_variant(
     figures["cold_empty"] = cold.seconds
     figures["cold_steps"] = slow_steps(cold, 0.3)
     if variant.every_figure:
-        # Not --no-cache: with it, this engine's BuildKit gives every RUN empty cache mounts.
-        run(["docker", "image", "rm", "--force", tag])
+        # Not --no-cache: with it, this engine's BuildKit gives every RUN empty cache mounts. No image may
+        # hold a layer this build could reuse, so every earlier one goes first.
+        remove_images(tags)
+        tags.clear()
         empty_layer_cache()
         warm, tag = build("warm", no_cache=False)
         figures["cold_warm"] = warm.seconds

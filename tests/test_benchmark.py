@@ -293,11 +293,10 @@ def test_the_recipe_with_bytecode_compiles_in_its_dependency_step():
 
 
 def test_the_compile_command_is_the_generated_dockerfiles():
-    """The recipe-bytecode variant compiles as the generated Dockerfile compiles a new venv (on every core)."""
+    """The recipe-bytecode variant compiles as the generated Dockerfile does (on every core)."""
     dockerfile = (TEMPLATE_DIR / "{{cookiecutter.project_slug}}" / "Dockerfile").read_text(encoding="utf-8")
 
-    assert bench.COMPILE_COMMAND.replace("-j 0", '-j "$compile_jobs"') in dockerfile
-    assert "compile_jobs=0" in dockerfile
+    assert bench.COMPILE_COMMAND in dockerfile
 
 
 @pytest.mark.parametrize(
