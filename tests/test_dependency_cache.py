@@ -12,8 +12,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import PACKAGE_INDEX_URL, bake, remove_images_named, run, tool_environment
-from test_docker import build_step_states, step_state
+from conftest import remove_images_named, run, tool_environment
+from test_docker import bake_locked, build_step_states, docker_build, python_in_image, step_state
 
 pytestmark = pytest.mark.docker
 
@@ -56,17 +56,14 @@ def remove_test_images():
 
 @pytest.fixture(scope="module")
 def locked_project(docker, base_image, tmp_path_factory) -> Path:
-    result = bake(
+    project, _ = bake_locked(
         tmp_path_factory.mktemp("venv"),
         app_type="cli",
         python_version=PYTHON,
         project_slug=SLUG,
         docker_base_image=base_image(PYTHON),
-        package_index_url=PACKAGE_INDEX_URL,
-        lock_dependencies="yes",
     )
-    assert result.returncode == 0, result.output
-    return result.project
+    return project
 
 
 @pytest.fixture
@@ -78,13 +75,11 @@ def project(locked_project, tmp_path) -> Path:
 
 def build(docker: str, project: Path, tag: str, *args: str) -> str:
     """docker build --tag PREFIX-cli:TAG; returns the plain progress output."""
-    env = tool_environment(DOCKER_BUILDKIT="1", BUILDKIT_PROGRESS="plain")
-    return run([docker, "build", "--tag", f"{SLUG}:{tag}", *args, "."], cwd=project, env=env).stderr
+    return docker_build(docker, project, "--tag", f"{SLUG}:{tag}", *args).stderr
 
 
-def python_in(docker: str, project: Path, tag: str, code: str, *args: str) -> str:
-    command = [docker, "run", "--rm", "--entrypoint", "python", f"{SLUG}:{tag}", "-c", code, *args]
-    return run(command, cwd=project).stdout
+def python_in(docker: str, tag: str, code: str, *args: str) -> str:
+    return python_in_image(docker, f"{SLUG}:{tag}", code, *args)
 
 
 def relock(poetry: str, project: Path, *requirements: str) -> None:
@@ -116,7 +111,7 @@ def test_a_dependency_added_then_removed_leaves_the_venv_a_fresh_build_makes(doc
 
     added = build(docker, project, "added")
     import_added = f"import {ADDED[1]}; print({ADDED[1]}.__file__)"
-    assert python_in(docker, project, "added", import_added).startswith(SITE_PACKAGES), added
+    assert python_in(docker, "added", import_added).startswith(SITE_PACKAGES), added
 
     for name, text in original.items():
         (project / name).write_text(text, encoding="utf-8")
@@ -126,19 +121,19 @@ def test_a_dependency_added_then_removed_leaves_the_venv_a_fresh_build_makes(doc
     # --no-cache gives every RUN empty cache mounts: the venv is made from nothing.
     build(docker, project, "fresh", "--no-cache")
 
-    kept = python_in(docker, project, "removed", VENV_FILES)
+    kept = python_in(docker, "removed", VENV_FILES)
     assert ADDED[1] not in kept
-    assert kept == python_in(docker, project, "fresh", VENV_FILES)
+    assert kept == python_in(docker, "fresh", VENV_FILES)
 
 
 def test_every_dependency_source_has_valid_bytecode_and_none_without_it(docker, project):
     build(docker, project, "bytecode")
     build(docker, project, "source", "--build-arg", "COMPILE_BYTECODE=0")
 
-    valid, stale, missing = map(int, python_in(docker, project, "bytecode", PYC_CHECK, SITE_PACKAGES).split())
+    valid, stale, missing = map(int, python_in(docker, "bytecode", PYC_CHECK, SITE_PACKAGES).split())
     assert valid > 10
     assert (stale, missing) == (0, 0)
-    assert python_in(docker, project, "source", PYC_CHECK, SITE_PACKAGES).split()[:2] == ["0", "0"]
+    assert python_in(docker, "source", PYC_CHECK, SITE_PACKAGES).split()[:2] == ["0", "0"]
 
 
 def test_saved_cache_mounts_feed_the_next_build_after_they_are_loaded(docker, project, tmp_path):
@@ -157,7 +152,7 @@ def test_saved_cache_mounts_feed_the_next_build_after_they_are_loaded(docker, pr
     mark_changed(project, "next run")
     build(docker, project, "next")
 
-    assert python_in(docker, project, "next", "print(open('/app/.venv/carried-by-ci').read(), end='')") == (
+    assert python_in(docker, "next", "print(open('/app/.venv/carried-by-ci').read(), end='')") == (
         "from the last run\n"
     )
 
@@ -174,7 +169,7 @@ def test_a_kept_venv_of_another_python_is_started_afresh(docker, project, tmp_pa
     mark_changed(project, "another python")
     build(docker, project, "afresh")
 
-    listing = python_in(docker, project, "afresh", "import os; print(sorted(os.listdir('/app/.venv')))")
+    listing = python_in(docker, "afresh", "import os; print(sorted(os.listdir('/app/.venv')))")
     assert "left-by-another-python" not in listing
     assert "pyvenv.cfg" in listing
 

@@ -177,10 +177,12 @@ def published_url(docker: str, name: str) -> str:
     return f"http://{address}"
 
 
-def python_in_image(docker: str, image: str, code: str, *, user: str | None = None) -> str:
-    """Run Python code in the image (its interpreter, its PATH) and return what it prints."""
+def python_in_image(docker: str, image: str, code: str, *args: str, user: str | None = None) -> str:
+    """Run Python code, with args as its sys.argv[1:], in the image (its interpreter, its PATH); return what
+    it prints."""
     as_user = ["--user", user] if user else []
-    return run([docker, "run", "--rm", *as_user, "--entrypoint", "python", image, "-c", code], cwd=Path.cwd()).stdout
+    command = [docker, "run", "--rm", *as_user, "--entrypoint", "python", image, "-c", code, *args]
+    return run(command, cwd=Path.cwd()).stdout
 
 
 def build_step_states(output: str) -> dict[str, str]:

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import PACKAGE_INDEX_URL, bake, remove_images_named, run, tool_environment
-from test_docker import build_step_states, step_state
+from conftest import remove_images_named, run, tool_environment
+from test_docker import bake_locked, build_step_states, step_state
 
 pytestmark = pytest.mark.docker
 
@@ -60,17 +60,14 @@ def remove_test_images():
 
 @pytest.fixture(scope="module")
 def locked_project(docker, base_image, tmp_path_factory) -> Path:
-    result = bake(
+    project, _ = bake_locked(
         tmp_path_factory.mktemp("grow"),
         app_type="fastapi",
         python_version=PYTHON,
         project_slug=SLUG,
         docker_base_image=base_image(PYTHON),
-        package_index_url=PACKAGE_INDEX_URL,
-        lock_dependencies="yes",
     )
-    assert result.returncode == 0, result.output
-    return result.project
+    return project
 
 
 @pytest.fixture
