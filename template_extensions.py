@@ -1,23 +1,27 @@
-"""Jinja extensions of the template: filters that escape user text for each file format, and the answer check.
+"""Jinja extensions of the template: filters that escape user text for each file format, the derived answers,
+the record of the answers, and the answer check.
 
-Cookiecutter imports this module from the template root (``_extensions`` in cookiecutter.json).
-cruft renders two commits of the template in one process, for an update: each extension forgets this
-module once it is set up (``forget_this_module``), so the next render imports its own commit's version,
-not the one Python cached from the first render.
-It runs in whatever Python runs cookiecutter, so it uses the standard library, Jinja and cookiecutter only.
+Cookiecutter imports this module from the template root (``_extensions`` in cookiecutter.json), and copier
+through copier_extensions.py (``_jinja_extensions`` in copier.yml). An update renders two commits of the
+template in one process: each extension forgets this module once it is set up (``forget_this_module``), so
+the next render imports its own commit's version, not the one Python cached from the first render.
+It runs in whatever Python runs cookiecutter or copier: the standard library, Jinja and PyYAML (which both
+tools depend on); cookiecutter only inside the cookiecutter-only parts.
 """
 
 import importlib.util
 import inspect
 import json
 import logging
+import os
 import re
+import subprocess
 import sys
 import urllib.parse
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from cookiecutter.exceptions import FailedHookException
-from jinja2 import TemplateSyntaxError, pass_environment
+import yaml
+from jinja2 import TemplateSyntaxError, pass_context, pass_environment
 from jinja2.ext import Extension
 
 _TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
@@ -40,6 +44,8 @@ def _load_hook(name):
 
 
 answer_rules = _load_hook("pre_gen_project")
+# The one manifest of conditional files, UNSELECTED_PATHS, is the post-generation hook's.
+generation_steps = _load_hook("post_gen_project")
 
 
 def toml_string(text: str) -> str:
@@ -94,9 +100,105 @@ def url_host(url: str) -> str:
     return urllib.parse.urlsplit(str(url)).hostname or ""
 
 
+def base_image(answers) -> str:
+    """The Dockerfile's base image: docker_base_image, or when it is empty the default for python_version."""
+    return answer_rules.docker_base_image(answers)
+
+
+def unselected_paths(answers) -> str:
+    """The paths the answers leave out (UNSELECTED_PATHS), one a line, and the folders that would hold
+    nothing else (the post-generation hook removes those when empty): copier's _exclude reads it."""
+    left_out = generation_steps.unselected_paths(answers)
+    project = TEMPLATE_ROOT / PROJECT_FOLDER
+    files = [
+        path.relative_to(project).as_posix().replace("{{cookiecutter.package_name}}", answers["package_name"])
+        for path in project.rglob("*")
+        if path.is_file()
+    ]
+    folders = {parent.as_posix() for path in left_out for parent in PurePosixPath(path).parents[:-1]}
+    emptied = sorted(
+        folder for folder in folders if all(file in left_out for file in files if file.startswith(folder + "/"))
+    )
+    return "\n".join(left_out + emptied)
+
+
+# The record of the answers (.copier-answers.yml) holds these first, then the answers in question order.
+RECORD_HEADER = (
+    "# The template this project was made from, its release or commit, and the answers given. copier reads it\n"
+    "# to update the project (poetry run poe update-template); change an answer with --data KEY=VALUE, not here.\n"
+)
+
+
+def without_credentials(url: str) -> str:
+    """A URL without its user:password@ (or token@) part; anything else as it is."""
+    parts = urllib.parse.urlsplit(str(url))
+    if not parts.scheme or "@" not in parts.netloc:
+        return str(url)
+    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def git_output(folder, *arguments):
+    """A git command's output in folder, or None when git fails or is missing."""
+    try:
+        completed = subprocess.run(["git", "-C", str(folder), *arguments], capture_output=True, text=True, check=False)
+    except OSError:
+        return None
+    return completed.stdout.strip() if completed.returncode == 0 else None
+
+
+def recorded_source(source: str, folder) -> str:
+    """Where updates fetch the template: a URL without credentials; for a local clone whose origin is a
+    remote URL, that URL (the folder is this machine's only); else the folder's absolute path."""
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://|^[\w.-]+@[\w.-]+:|^(gh|gl|bb):", source):
+        return without_credentials(source)
+    origin = git_output(folder, "remote", "get-url", "origin") if folder else None
+    if origin and re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://(?!/)|^[\w.-]+@[\w.-]+:", origin):
+        return without_credentials(origin)
+    return str(Path(folder or source).resolve())
+
+
+def cookiecutter_source(answers):
+    """(source, commit) of a cookiecutter run: the template argument, and its clone's `git describe`."""
+    folder = answers.get("_repo_dir")
+    if not folder:
+        return None, None
+    folder = Path(folder)
+    if not folder.is_absolute():  # relative to the shell's folder (cookiecutter renders in the template's)
+        folder = Path(os.environ.get("PWD", "")) / folder
+    tracked = git_output(folder, "ls-files", "--error-unmatch", "cookiecutter.json") is not None
+    commit = git_output(folder, "describe", "--tags", "--always") if tracked else None
+    return recorded_source(answers.get("_template") or str(folder), folder), commit
+
+
+@pass_context
+def answers_record(context, answers) -> str:
+    """The text of .copier-answers.yml: the template's source and commit, then every answer as data.
+
+    copier gives the source and commit (_copier_answers); under cookiecutter they come from its clone.
+    The same answers give the same bytes under both tools.
+    """
+    copier_answers = context.get("_copier_answers")
+    if copier_answers is not None:
+        source = copier_answers.get("_src_path")
+        source = recorded_source(source, source if source and Path(source).is_dir() else None) if source else None
+        commit = copier_answers.get("_commit")
+    else:
+        source, commit = cookiecutter_source(answers)
+    record = {"_commit": commit, "_src_path": source}
+    record = {key: value for key, value in record.items() if value}
+    record.update((question, answers[question]) for question in QUESTIONS if question in answers)
+    dumped = yaml.safe_dump(record, sort_keys=False, allow_unicode=True, default_flow_style=False, width=1 << 30)
+    return RECORD_HEADER + dumped
+
+
+TEMPLATE_ROOT = Path(__file__).parent
+COOKIECUTTER_JSON = json.loads((TEMPLATE_ROOT / "cookiecutter.json").read_text(encoding="utf-8"))
+QUESTIONS = [key for key in COOKIECUTTER_JSON if not key.startswith("_")]
+
+
 class EscapeExtension(Extension):
     """Registers the filters: toml_string, yaml_string, markdown_text, dockerfile_string, pep440_version,
-    url_host."""
+    url_host, base_image, unselected_paths, answers_record."""
 
     def __init__(self, environment):
         super().__init__(environment)
@@ -108,6 +210,9 @@ class EscapeExtension(Extension):
             dockerfile_string=dockerfile_string,
             pep440_version=pep440_version,
             url_host=url_host,
+            base_image=base_image,
+            unselected_paths=unselected_paths,
+            answers_record=answers_record,
         )
 
 
@@ -128,6 +233,8 @@ def template_paths(environment, answers) -> list[str]:
 
 def refuse_bad_answers(answers) -> str:
     """Stop generation, naming each bad answer and its fix, before cookiecutter creates a folder."""
+    from cookiecutter.exceptions import FailedHookException
+
     problems = answer_rules.find_problems(answers)
     if problems:
         answer_rules.print_problems(problems)
@@ -186,6 +293,8 @@ class AnswerCheckExtension(Extension):
         return source
 
     def check_syntax(self, field, source):
+        from cookiecutter.exceptions import FailedHookException
+
         self.checking_syntax = True
         try:
             self.environment.parse(source)

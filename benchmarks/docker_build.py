@@ -203,7 +203,7 @@ BASELINES = ("naive", "recipe")
 # Ours and the recipe with the same bytecode choice, for the bytes target.
 SAME_BYTECODE_PAIRS = (("generated", "recipe-bytecode"), ("generated-no-bytecode", "recipe"))
 # Rows of the post-generation hook's summary that are not validation checks.
-NOT_VALIDATION_STEPS = ("cruft link", "poetry lock", "git init", "validation")
+NOT_VALIDATION_STEPS = ("template record", "poetry lock", "git init", "validation")
 VALIDATION_TEXT_COLUMNS = (0, 5)
 
 

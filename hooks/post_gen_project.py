@@ -1,10 +1,11 @@
-"""Finish the generated project: prune, link to the template, lock, validate, git init, and report.
+"""Finish the generated project: prune, check its template record, lock, validate, git init, and report.
 
-Runs in the new project directory, in whatever Python runs cookiecutter: standard library only
-(PyYAML, a dependency of cookiecutter itself, parses the CI files).
+Runs in the new project directory, in whatever Python runs cookiecutter (or copier, whose task runs it
+after `copier copy` with the answers as its argument): standard library only (PyYAML, a dependency of
+cookiecutter and copier, reads the record and the CI files).
 
-A creation runs every step; a re-render (cruft diff and cruft update render the template into temporary
-folders) only prunes, so an update never locks, installs, builds, runs containers or runs git init.
+Only a creation runs it: copier updates render the template without it, so an update never locks,
+installs, builds, runs containers or runs git init.
 """
 
 import functools
@@ -16,9 +17,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
-# The one manifest of conditional files: (answer, value) -> paths that value leaves out.
-# Only files this generation wrote are removed, then folders it left empty, so the user's files survive.
+# The one manifest of conditional files: (answer, value) -> paths that value leaves out. cookiecutter
+# renders them and this hook removes them (only files this generation wrote, then folders it left empty,
+# so the user's files survive); copier never writes them (its _exclude is unselected_paths, through
+# template_extensions.py). A new answer's files are one entry here.
 UNSELECTED_PATHS = {
     ("app_type", "fastapi"): ["src/{package_name}/cli.py", "tests/test_cli.py"],
     ("app_type", "cli"): ["src/{package_name}/app.py", "tests/test_app.py"],
@@ -46,12 +50,8 @@ BACKUP_FOLDER = Path(".cookiecutter-backup")
 TAIL_LINES = 25
 # Checking the lock needs no environment: without this, Poetry would create one.
 NO_VENV = {"POETRY_VIRTUALENVS_CREATE": "false"}
-# The explicit signal: "create" or "update". Unset, only cookiecutter's own command creates: it adds
-# these keys to the context, which cruft (create, diff, update: it calls generate_files) never does.
-RENDER_MODE_VARIABLE = "SERVICE_TEMPLATE_RENDER"
-RENDER_MODES = ("create", "update")
-COOKIECUTTER_RUN_KEYS = ("_output_dir", "_repo_dir", "_checkout")
-CRUFT_FILE = Path(".cruft.json")
+# The record of the template and the answers, written by the template itself (template_extensions.answers_record).
+ANSWERS_FILE = Path(".copier-answers.yml")
 
 
 class StepFailed(Exception):
@@ -145,125 +145,100 @@ def restore_user_files():
     return frozenset(manifest["files"] + manifest["folders"])
 
 
+def unselected_paths(answers):
+    """The paths (relative to the project) of the options these answers did not choose."""
+    return [
+        pattern.format(**answers)
+        for (question, value), patterns in UNSELECTED_PATHS.items()
+        if answers[question] == value
+        for pattern in patterns
+    ]
+
+
 def prune_unselected_files(answers, present_before=frozenset()):
     """Remove the files of the options not chosen, then the folders that left empty.
 
     A path in present_before was the user's before this generation: it stays.
     """
-    for (question, value), paths in UNSELECTED_PATHS.items():
-        if answers[question] != value:
+    for name in unselected_paths(answers):
+        path = Path(name)
+        if str(path) in present_before:
             continue
-        for pattern in paths:
-            path = Path(pattern.format(**answers))
-            if str(path) in present_before:
-                continue
-            path.unlink(missing_ok=True)
-            for folder in path.parents[:-1]:
-                if str(folder) not in present_before and folder.is_dir() and not any(folder.iterdir()):
-                    folder.rmdir()
+        path.unlink(missing_ok=True)
+        for folder in path.parents[:-1]:
+            if str(folder) not in present_before and folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
 
 
-def render_mode(answers, environ=os.environ):
-    """'create' or 'update': SERVICE_TEMPLATE_RENDER when set, else 'create' only under cookiecutter's command."""
-    requested = environ.get(RENDER_MODE_VARIABLE, "")
-    if requested and requested not in RENDER_MODES:
-        raise StepFailed(
-            f"{RENDER_MODE_VARIABLE}={requested!r} is neither 'create' nor 'update': set it to 'create' to run the "
-            "generation steps, to 'update' to only render the files, or unset it."
+def read_record():
+    """What .copier-answers.yml records ({} when it is missing or is not a record)."""
+    import yaml
+
+    try:
+        record = yaml.safe_load(ANSWERS_FILE.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):  # none, or a file of the user's kept by -f
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def check_template_record(answers):
+    """Say what .copier-answers.yml records, and what makes it weaker than it looks."""
+    record = read_record()
+    source, commit = record.get("_src_path"), record.get("_commit")
+    if not source:
+        raise StepSkipped(f"{ANSWERS_FILE} names no template: updates need one (see the template's docs/updates.md)")
+    template = str(answers.get("_template", ""))
+    if "@" in urlsplit(template).netloc:
+        print(
+            f"note: the template's URL held credentials; {ANSWERS_FILE} records it without them ({source}). "
+            "Updates fetch it with git, which reads credentials from its credential helper (or CI's token).",
+            file=sys.stderr,
         )
-    if requested:
-        return requested
-    return "create" if "_output_dir" in answers else "update"
+    if Path(source).is_absolute():
+        print(
+            f"note: {ANSWERS_FILE} records the template as the folder {source}, which only this machine has. "
+            f"Once the project is shared, set _src_path in {ANSWERS_FILE} to the template's URL, and commit it.",
+            file=sys.stderr,
+        )
+    if not commit:
+        raise StepSkipped(
+            f"the template at {source} is not a git repository: {ANSWERS_FILE} records no commit to update from"
+        )
+    warn_about_the_template_folder(answers, commit)
+    return f"{ANSWERS_FILE}: {source} at {commit}"
+
+
+def warn_about_the_template_folder(answers, commit):
+    """Say when the files rendered are not the recorded commit's: uncommitted changes, or a --checkout
+    that cookiecutter ignored (it renders a local folder as it is)."""
+    folder = answers.get("_repo_dir")
+    git = shutil.which("git")
+    if not folder or git is None:
+        return
+    folder = Path(os.environ.get("PWD", "")) / folder
+    checkout = answers.get("_checkout")
+    if checkout and git_output(git, folder, "rev-parse", checkout + "^{commit}") != git_output(
+        git, folder, "rev-parse", "HEAD"
+    ):
+        print(
+            f"warning: cookiecutter rendered the folder {folder.resolve()} as it is, not --checkout {checkout}; "
+            f"{ANSWERS_FILE} records what was rendered ({commit}). For {checkout}, run cookiecutter on the "
+            f"template's URL, or: copier copy --trust --vcs-ref {checkout} {folder.resolve()} DESTINATION",
+            file=sys.stderr,
+        )
+    if git_output(git, folder, "status", "--porcelain"):
+        print(
+            f"warning: the template at {folder.resolve()} has uncommitted changes, which this project was generated "
+            f"with; {ANSWERS_FILE} records {commit}, which lacks them. Commit them in the template, then generate "
+            "again.",
+            file=sys.stderr,
+        )
 
 
 def git_output(git, folder, *arguments):
     """A git command's output in folder, or None when it fails."""
     completed = subprocess.run([git, "-C", str(folder), *arguments], capture_output=True, text=True, check=False)
     return completed.stdout.strip() if completed.returncode == 0 else None
-
-
-def find_template_folder(answers):
-    """The folder cookiecutter rendered from (relative paths are relative to the shell's working folder)."""
-    folder = Path(answers["_repo_dir"])
-    if not folder.is_absolute():
-        folder = Path(os.environ.get("PWD", "")) / folder
-    if not (folder / "cookiecutter.json").is_file():
-        raise StepSkipped(
-            f"cannot find the template folder {answers['_repo_dir']!r} from here: link the project with "
-            "'cruft link TEMPLATE_URL --checkout COMMIT' (see the template's README)"
-        )
-    return folder.resolve()
-
-
-def template_source(answers, root, git):
-    """What cruft clones: the local clone's path, or the URL cookiecutter cloned the template from."""
-    if answers["_repo_dir"].startswith(answers["_template"]):
-        return str(root)
-    url = git_output(git, root, "remote", "get-url", "origin")
-    if not url:
-        raise StepSkipped(f"the clone of {answers['_template']} at {root} has no origin URL to record")
-    return url
-
-
-def recorded_answers(answers, questions, source, commit):
-    """The answers as cruft create records them: in the order of the questions, without this machine's
-    paths, with the template and commit (the rendered answers arrive sorted)."""
-    keys = [key for key in questions if key in answers] + sorted(set(answers) - set(questions))
-    recorded = {key: answers[key] for key in keys if key not in COOKIECUTTER_RUN_KEYS}
-    recorded["_template"] = source
-    recorded["_commit"] = commit
-    return recorded
-
-
-def link_to_template(answers):
-    """Write .cruft.json as cruft create does (template, exact commit, answers), so cruft can update."""
-    if "_repo_dir" not in answers:
-        raise StepSkipped("cruft writes .cruft.json itself")
-    if CRUFT_FILE.exists():
-        raise StepSkipped(f"{CRUFT_FILE} is already there: left as it is")
-    git = shutil.which("git")
-    if git is None:
-        raise StepSkipped("git is not on PATH: link later with 'cruft link TEMPLATE_URL --checkout COMMIT'")
-    folder = find_template_folder(answers)
-    root = git_output(git, folder, "rev-parse", "--show-toplevel")
-    # Tracked, not merely inside some repository (an unpacked zip under a home folder kept in git).
-    if root is None or git_output(git, folder, "ls-files", "--error-unmatch", "cookiecutter.json") is None:
-        raise StepSkipped(f"the template at {folder} is not a git repository, which cruft needs to update from")
-    root = Path(root)
-    commit = git_output(git, root, "rev-parse", "HEAD")
-    source = template_source(answers, root, git)
-    directory = folder.relative_to(root).as_posix() if folder != root else None
-    questions = json.loads((folder / "cookiecutter.json").read_text(encoding="utf-8"))
-    state = {
-        "template": source,
-        "commit": commit,
-        "checkout": answers["_checkout"],
-        "context": {"cookiecutter": recorded_answers(answers, questions, source, commit)},
-        "directory": directory,
-    }
-    CRUFT_FILE.write_text(json.dumps(state, ensure_ascii=False, indent=2, separators=(",", ": ")) + "\n", "utf-8")
-    warn_about_the_link(git, root, source, commit)
-    return f"{CRUFT_FILE}: {source} at {commit[:12]}"
-
-
-def warn_about_the_link(git, root, source, commit):
-    """Say what makes the recorded link weaker than it looks, and how to fix it."""
-    if git_output(git, root, "status", "--porcelain"):
-        print(
-            f"warning: the template at {root} has uncommitted changes, which this project was generated with; "
-            f"{CRUFT_FILE} records commit {commit[:12]}, so 'cruft diff' will show them. Commit them in the "
-            f"template, then generate again.",
-            file=sys.stderr,
-        )
-    if source == str(root):
-        origin = git_output(git, root, "remote", "get-url", "origin")
-        shared = f" (this clone's origin is {origin})" if origin else ""
-        print(
-            f"note: {CRUFT_FILE} records the template as the folder {source}, which only this machine has. "
-            f'Once the project is shared, set "template" in {CRUFT_FILE} to the template\'s URL{shared}, '
-            "and commit it.",
-            file=sys.stderr,
-        )
 
 
 @functools.cache
@@ -324,6 +299,12 @@ def check_lock(_answers):
     return "pyproject.toml and poetry.lock agree"
 
 
+def dockerfile_base_image():
+    """The Dockerfile's default base image (docker_base_image, or the default for python_version), or None."""
+    found = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", Path("Dockerfile").read_text(encoding="utf-8"), re.MULTILINE)
+    return found[1] if found else None
+
+
 def check_dockerfile(answers):
     """The Dockerfile has the expected stages, the pinned Poetry and the chosen base image."""
     text = Path("Dockerfile").read_text(encoding="utf-8")
@@ -333,8 +314,13 @@ def check_dockerfile(answers):
         problems.append(f"stages are {stages}, expected {list(DOCKERFILE_STAGES)}")
     if not re.search(r"^ARG POETRY_VERSION=\d+\.\d+\.\d+$", text, re.MULTILINE):
         problems.append("ARG POETRY_VERSION is not pinned to an exact x.y.z version")
-    if f"ARG PYTHON_IMAGE={answers['docker_base_image']}\n" not in text:
+    image = dockerfile_base_image()
+    if image is None:
+        problems.append("no ARG PYTHON_IMAGE=<image> line")
+    elif answers["docker_base_image"] and image != answers["docker_base_image"]:
         problems.append(f"ARG PYTHON_IMAGE does not default to {answers['docker_base_image']}")
+    elif not answers["docker_base_image"] and f"python:{answers['python_version']}-" not in image:
+        problems.append(f"ARG PYTHON_IMAGE ({image}) is not a Python {answers['python_version']} image")
     if problems:
         raise StepFailed("Dockerfile: " + "; ".join(problems))
     return "stages " + ", ".join(stages) + "; Poetry pinned"
@@ -406,7 +392,7 @@ def base_image_present(docker, image):
 def ensure_base_image(answers):
     """The engine has docker_base_image, or can pull it; a machine that can do neither skips the image."""
     require_lock()
-    docker, image = require_docker(), answers["docker_base_image"]
+    docker, image = require_docker(), dockerfile_base_image()
     if base_image_present(docker, image):
         return f"{image} is present"
     try:
@@ -420,7 +406,7 @@ def ensure_base_image(answers):
 
 
 def require_base_image(answers):
-    docker, image = require_docker(), answers["docker_base_image"]
+    docker, image = require_docker(), dockerfile_base_image()
     if not base_image_present(docker, image):
         raise StepSkipped(f"no base image {image} (see 'base image')")
     return docker
@@ -498,17 +484,11 @@ def print_failure(failure):
         )
 
 
-RERENDER_NOTE = (
-    f"post-gen hook: rendering for cruft (diff, update or create; {RENDER_MODE_VARIABLE}=create runs the "
-    "generation steps): files only, no lock, validation or git init."
-)
-
-
 def run_generation_steps(answers):
-    """Link, lock, validate and git init a new project; print the summary table."""
+    """Check the template record, lock, validate and git init a new project; print the summary table."""
     report = Report()
     try:
-        report.step("cruft link", link_to_template, answers)
+        report.step("template record", check_template_record, answers)
         if answers["lock_dependencies"] == "yes":
             report.step("poetry lock", lock_dependencies, answers)
         else:
@@ -525,20 +505,13 @@ def run_generation_steps(answers):
 
 
 def main(answers):
-    """Put back the user's files, prune; then, only when a project is created, the generation steps."""
+    """Put back the user's files, prune, then the generation steps."""
     present_before = restore_user_files()
-    try:
-        mode = render_mode(answers)
-    except StepFailed as failure:
-        print_failure(failure)
-        return 1
     prune_unselected_files(answers, present_before)
-    if mode == "update":
-        print(RERENDER_NOTE, file=sys.stderr)
-        return 0
     return run_generation_steps(answers)
 
 
 if __name__ == "__main__":
-    # Cookiecutter renders its answers here as a JSON string literal.
-    sys.exit(main(json.loads({{cookiecutter | jsonify | tojson}})))  # noqa: F821
+    # Cookiecutter renders its answers here as a JSON string literal; copier's task (copier.yml), which runs
+    # this file as it is in the template, gives them as the argument instead.
+    sys.exit(main(json.loads(sys.argv[1] if len(sys.argv) > 1 else {{cookiecutter | jsonify | tojson}})))  # noqa: F821

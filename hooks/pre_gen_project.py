@@ -52,6 +52,8 @@ IMAGE_REFERENCE = re.compile(
     r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@(?:sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128}))?"
 )
 IMAGE_NAME_MAX_LENGTH = 255
+# The base image when docker_base_image is empty (the answer follows python_version): the official slim image.
+DEFAULT_DOCKER_BASE_IMAGE = "python:{python_version}-slim-trixie"
 
 # What an index or repository URL may hold: RFC 3986's unreserved and reserved characters and '%',
 # less the quote and '$', which no index URL needs and which the Dockerfile and shells would read.
@@ -80,11 +82,10 @@ DEPENDENCY_NAMES = frozenset(
         "ast-serialize", "dmypy", "iniconfig", "librt", "mypy", "mypy-extensions", "mypyc", "packaging",
         "pastel", "pathspec", "pluggy", "poe", "poethepoet", "py", "py.test", "_pytest", "pygments",
         "pygmentize", "pytest", "pyyaml", "yaml", "_yaml", "ruff", "stubgen", "stubtest",
-        # the optional template group: cruft, for template updates, and what it brings
-        "arrow", "binaryornot", "certifi", "charset-normalizer", "cookiecutter", "cruft", "dateutil", "git",
-        "gitdb", "gitpython", "jinja2", "markdown-it", "markdown-it-py", "markupsafe", "mdurl", "normalizer",
-        "python-dateutil", "python-slugify", "requests", "rich", "shellingham", "slugify", "smmap",
-        "text-unidecode", "typer", "tzdata", "urllib3",
+        # the optional template group: copier and its extension loader, for template updates, and what they bring
+        "copier", "copier-template-extensions", "copier-templates-extensions", "dunamai", "funcy", "jinja2",
+        "jinja2-ansible-filters", "markupsafe", "platformdirs", "plumbum", "prompt-toolkit", "questionary",
+        "wcwidth",
         # building and installing: the image's Poetry and uv, the build backend, the virtual environment's
         # own commands and modules
         "activate", "pip", "pip3", "poetry", "poetry-core", "python", "python3", "setuptools", "uv",
@@ -253,6 +254,11 @@ def validate_no_credentials(field, url, example):
     )
 
 
+def docker_base_image(answers):
+    """The Dockerfile's base image: the answer, or when it is empty the default for python_version."""
+    return answers["docker_base_image"] or DEFAULT_DOCKER_BASE_IMAGE.format(python_version=answers["python_version"])
+
+
 def validate_docker_base_image(image):
     match = IMAGE_REFERENCE.fullmatch(image)
     if match and len(match["name"]) <= IMAGE_NAME_MAX_LENGTH:
@@ -278,7 +284,7 @@ def find_problems(answers):
         validate_poetry_version(answers["poetry_version"]),
         validate_url("repository_url", answers["repository_url"], required=True),
         validate_url("package_index_url", answers["package_index_url"], required=False),
-        validate_docker_base_image(answers["docker_base_image"]),
+        validate_docker_base_image(docker_base_image(answers)),
     ]
     return [problem for problem in problems if problem]
 

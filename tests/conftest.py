@@ -231,7 +231,7 @@ def standin_is_current(docker: str, image: str, scripts: tuple[Path, ...] = (STA
 
 def ensure_base_image(docker: str, python_version: str) -> str:
     """The official slim image if the engine has or can pull it, else a stand-in built from Debian packages."""
-    official = COOKIECUTTER_JSON["docker_base_image"].replace("{{ cookiecutter.python_version }}", python_version)
+    official = load_hook("pre_gen_project").DEFAULT_DOCKER_BASE_IMAGE.format(python_version=python_version)
     standin = f"localhost/python-standin:{python_version}"
     if image_present(docker, official):
         return official
@@ -292,7 +292,10 @@ GIT_IDENTITY = {
     "GIT_COMMITTER_NAME": "Template Tests",
     "GIT_COMMITTER_EMAIL": "template-tests@example.com",
 }
-CRUFT = str(Path(sys.executable).with_name("cruft"))
+COPIER = str(Path(sys.executable).with_name("copier"))
+# Each release: "## 0.1.0 (date)", then "Tag `v0.1.0`, commit `<sha>`."; the next one: "## Unreleased (x.y.z)".
+RELEASE = re.compile(r"^## (\d+\.\d+\.\d+) \(.*?\)\n\nTag `(v[\d.]+)`, commit `([0-9a-f]{40})`", re.MULTILINE)
+UNRELEASED = re.compile(r"^## Unreleased \((\d+\.\d+\.\d+)\)", re.MULTILINE)
 
 
 def git(cwd: Path, *arguments: str) -> str:
@@ -320,7 +323,7 @@ def clone_template(destination: Path) -> Path:
             target.unlink(missing_ok=True)
     if git(destination, "status", "--porcelain"):
         commit_all(destination, "The template's working tree")
-    return destination
+    return tag_releases(destination)
 
 
 @pytest.fixture(scope="session")
@@ -334,29 +337,43 @@ def own_template_clone(template_clone, tmp_path) -> Path:
     """A clone of template_clone for this test, which it may commit template changes to."""
     destination = tmp_path / "template"
     git(tmp_path, "clone", "--quiet", str(template_clone), str(destination))
-    return destination
+    return tag_releases(destination)
 
 
-def cruft(*arguments: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
-    """The real cruft CLI (a dev dependency of the template); the caller checks the exit code."""
-    return subprocess.run(
-        [CRUFT, *arguments], cwd=cwd, capture_output=True, text=True, env=tool_environment(**GIT_IDENTITY, **env)
-    )
+def releases() -> list[tuple[str, str, str]]:
+    """(version, tag, commit) of each release CHANGELOG.md records, newest first."""
+    return RELEASE.findall((TEMPLATE_DIR / "CHANGELOG.md").read_text(encoding="utf-8"))
 
 
-def cruft_create(template: Path, output_dir: Path, **answers: str) -> Path:
-    """cruft create with --no-input and these answers (over FAST_ANSWERS); returns the project."""
-    answers = {**FAST_ANSWERS, **answers}
-    output_dir.mkdir(parents=True, exist_ok=True)
-    created = cruft(
-        "create",
-        str(template),
-        "--no-input",
-        "--output-dir",
-        str(output_dir),
-        "--extra-context",
-        json.dumps(answers),
-        cwd=output_dir,
-    )
-    assert created.returncode == 0, created.stdout + created.stderr
-    return output_dir / answers.get("project_slug", "my-service")
+def next_release_tag() -> str:
+    """The tag the working tree will be released as: CHANGELOG.md's "## Unreleased (x.y.z)"."""
+    found = UNRELEASED.search((TEMPLATE_DIR / "CHANGELOG.md").read_text(encoding="utf-8"))
+    assert found, 'CHANGELOG.md has no "## Unreleased (x.y.z)" section naming the next release'
+    return f"v{found[1]}"
+
+
+def tag_releases(clone: Path) -> Path:
+    """Tag, in a clone, each release CHANGELOG.md names at its commit, and HEAD as the next release: a clone
+    of main may carry no tags, and copier updates to tags."""
+    for _, tag, commit in releases():
+        if run_unchecked(["git", "cat-file", "-e", f"{commit}^{{commit}}"], clone).returncode == 0:
+            git(clone, "tag", "--force", tag, commit)
+    git(clone, "tag", "--force", next_release_tag())
+    return clone
+
+
+def run_unchecked(command, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run a command; the caller checks its exit code."""
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env or tool_environment())
+
+
+def copier(*arguments: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    """The real copier CLI (a dev dependency of the template); the caller checks the exit code."""
+    return run_unchecked([COPIER, *arguments], cwd, env=tool_environment(**GIT_IDENTITY, **env))
+
+
+def read_answers_file(project: Path) -> dict:
+    """The project's record of its template and answers."""
+    import yaml
+
+    return yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8"))

@@ -1,36 +1,29 @@
-"""Every generated project is linked to its template, and a re-render for cruft only shapes files.
+"""Every generated project records its template: `.copier-answers.yml`, the same from cookiecutter and copier.
 
-Real cookiecutter, real cruft 2.16, real git; no Poetry or Docker work (the slow tier: test_update.py).
+The record names the template's source (a URL without credentials, or this machine's folder, said so), its
+release or commit (`git describe`, as copier records it) and every answer, so `copier update` works at once.
+Real cookiecutter, copier and git; no Poetry or Docker work (the update path: tests/test_update.py).
 """
 
-import json
-import re
 import shutil
 import sys
-import time
 from pathlib import Path
 
-import pytest
 from conftest import (
     FAST_ANSWERS,
     bake,
     commit_all,
-    cruft,
-    cruft_create,
+    copier,
     git,
     hook_summary,
-    load_hook,
+    next_release_tag,
+    read_answers_file,
     run,
     tool_environment,
 )
 
-# Generation-time answers as a project made with the defaults records them: a re-render replaying any of
-# them would lock, install, build and run an image, and run git init.
-GENERATION_ANSWERS = {"lock_dependencies": "yes", "validate_build": "full", "init_git": "yes"}
-
-
-def cruft_state(project: Path) -> dict:
-    return json.loads((project / ".cruft.json").read_text(encoding="utf-8"))
+CREDENTIAL_URL = "https://ci-bot:s3cret-token@git.example.com/org/poetry-service-template.git"
+CLEAN_URL = "https://git.example.com/org/poetry-service-template.git"
 
 
 def files_of(project: Path) -> dict[str, bytes]:
@@ -39,15 +32,6 @@ def files_of(project: Path) -> dict[str, bytes]:
         for path in sorted(project.rglob("*"))
         if path.is_file() and ".git" not in path.relative_to(project).parts
     }
-
-
-def assert_up_to_date_and_unchanged(project: Path):
-    checked = cruft("check", cwd=project)
-    diffed = cruft("diff", "--exit-code", cwd=project)
-
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert diffed.returncode == 0, diffed.stdout + diffed.stderr
-    assert diffed.stdout == ""
 
 
 def committed_project(project: Path) -> Path:
@@ -63,64 +47,77 @@ def changed_paths(repository: Path) -> set[str]:
     return {line[3:] for line in status.splitlines()}
 
 
-def without_tools(tmp_path: Path, *keep: str) -> str:
-    """A PATH with only these commands (links to the real ones): no Poetry, no Docker."""
-    folder = tmp_path / "only-these-tools"
-    folder.mkdir()
-    for name in keep:
-        (folder / name).symlink_to(shutil.which(name))
-    return str(folder)
+def copier_copy(template: str, destination: Path, env: dict | None = None, **answers: str):
+    data = [f"--data={key}={value}" for key, value in {**FAST_ANSWERS, **answers}.items()]
+    return copier(
+        "copy", "--trust", "--defaults", *data, template, str(destination), cwd=destination.parent, **(env or {})
+    )
 
 
-@pytest.mark.parametrize("tool", ["cookiecutter", "cruft create"])
-def test_a_new_project_is_linked_up_to_date_and_without_drift(template_clone, tmp_path, tool):
-    if tool == "cookiecutter":
-        result = bake(tmp_path, template=template_clone, init_git="yes")
-        assert result.returncode == 0, result.output
-        project = result.project
-    else:
-        project = cruft_create(template_clone, tmp_path)
-    state = cruft_state(project)
-    committed_project(project)
-    clone = tmp_path / "fresh-clone"
-    git(tmp_path, "clone", "--quiet", str(project), str(clone))
+def test_a_new_project_records_its_template_release_and_answers(template_clone, tmp_path):
+    result = bake(tmp_path, template=template_clone, app_type="cli")
 
-    assert state["template"] == str(template_clone)
-    assert state["commit"] == git(template_clone, "rev-parse", "HEAD")
-    assert state["context"]["cookiecutter"]["_commit"] == state["commit"]
-    assert_up_to_date_and_unchanged(project)
-    assert_up_to_date_and_unchanged(clone)
+    assert result.returncode == 0, result.output
+    record = read_answers_file(result.project)
+    assert record["_commit"] == next_release_tag()
+    assert record["_src_path"] == str(template_clone)
+    assert record["app_type"] == "cli"
+    (row,) = [row for row in hook_summary(result.stdout) if row["name"] == "template record"]
+    assert row["result"] == "ok"
 
 
-def test_cookiecutter_records_what_cruft_create_records(template_clone, tmp_path):
+def test_cookiecutter_and_copier_copy_make_the_same_project_from_a_git_clone(template_clone, tmp_path):
     by_cookiecutter = bake(tmp_path / "cookiecutter", template=template_clone, app_type="cli", license="Apache-2.0")
-    by_cruft = cruft_create(template_clone, tmp_path / "cruft", app_type="cli", license="Apache-2.0")
+    (tmp_path / "copier").mkdir()
+    by_copier = copier_copy(
+        str(template_clone), tmp_path / "copier" / "my-service", app_type="cli", license="Apache-2.0"
+    )
 
     assert by_cookiecutter.returncode == 0, by_cookiecutter.output
-    assert files_of(by_cookiecutter.project) == files_of(by_cruft)
-    recorded = cruft_state(by_cruft)["context"]["cookiecutter"]
-    assert not {"_output_dir", "_repo_dir", "_checkout"} & set(recorded)
-    assert recorded["poetry_version"] == "2.5.1"
+    assert by_copier.returncode == 0, by_copier.stderr
+    assert files_of(tmp_path / "copier" / "my-service") == files_of(by_cookiecutter.project)
+
+
+def test_a_template_url_with_credentials_is_recorded_and_shown_without_them(template_clone, tmp_path):
+    # git fetches that URL from the local clone (as it would through a credential helper from the server).
+    redirect = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": f"url.{template_clone}.insteadOf"}
+    redirect["GIT_CONFIG_VALUE_0"] = CREDENTIAL_URL
+    config = tmp_path / "cookiecutter-config.yaml"
+    config.write_text(f"cookiecutters_dir: {tmp_path / 'clones'}\nreplay_dir: {tmp_path / 'replay'}\n")
+    environment = tool_environment(COOKIECUTTER_CONFIG=str(config), **redirect)
+
+    by_cookiecutter = bake(tmp_path / "cookiecutter", template=CREDENTIAL_URL, env=environment)
+    (tmp_path / "copier").mkdir()
+    by_copier = copier_copy(CREDENTIAL_URL, tmp_path / "copier" / "my-service", env=redirect)
+
+    assert by_cookiecutter.returncode == 0, by_cookiecutter.output
+    assert by_copier.returncode == 0, by_copier.stderr
+    for project, output in (
+        (by_cookiecutter.project, by_cookiecutter.output),
+        (tmp_path / "copier" / "my-service", by_copier.stdout + by_copier.stderr),
+    ):
+        record = read_answers_file(project)
+        assert record["_src_path"] == CLEAN_URL
+        assert "s3cret-token" not in output
+        assert not [path for path, content in files_of(project).items() if b"s3cret-token" in content]
+    assert "records it without them" in by_cookiecutter.stderr
 
 
 def test_a_template_from_a_git_url_is_recorded_by_its_url(template_clone, tmp_path):
-    url = template_clone.as_uri()
-    # cookiecutter clones a URL it knows for git: git+file://, https://..., gh:org/name.
+    url = f"git+{template_clone.as_uri()}"
     config = tmp_path / "cookiecutter-config.yaml"
     config.write_text(f"cookiecutters_dir: {tmp_path / 'clones'}\nreplay_dir: {tmp_path / 'replay'}\n")
 
-    result = bake(tmp_path, template=f"git+{url}", env=tool_environment(COOKIECUTTER_CONFIG=str(config)))
+    result = bake(tmp_path, template=url, env=tool_environment(COOKIECUTTER_CONFIG=str(config)))
 
     assert result.returncode == 0, result.output
-    state = cruft_state(result.project)
-    assert state["template"] == url
-    assert state["commit"] == git(template_clone, "rev-parse", "HEAD")
+    record = read_answers_file(result.project)
+    assert record["_src_path"] == url
+    assert record["_commit"] == next_release_tag()
     assert "only this machine has" not in result.output
-    assert_up_to_date_and_unchanged(committed_project(result.project))
 
 
 def test_a_relative_template_path_is_recorded_absolute_with_a_note_on_sharing(own_template_clone, tmp_path):
-    git(own_template_clone, "remote", "set-url", "origin", "https://git.example.com/org/poetry-service-template.git")
     answers = " ".join(f"{key}={value}" for key, value in FAST_ANSWERS.items())
 
     # From a shell, which keeps PWD: the folder a relative template path is relative to.
@@ -135,9 +132,17 @@ def test_a_relative_template_path_is_recorded_absolute_with_a_note_on_sharing(ow
         own_template_clone,
     )
 
-    assert cruft_state(tmp_path / "out" / "my-service")["template"] == str(own_template_clone)
+    assert read_answers_file(tmp_path / "out" / "my-service")["_src_path"] == str(own_template_clone)
     assert "only this machine has" in completed.stderr
-    assert "this clone's origin is https://git.example.com/org/poetry-service-template.git" in completed.stderr
+
+
+def test_a_clone_of_a_shared_template_records_its_origin_url(own_template_clone, tmp_path):
+    git(own_template_clone, "remote", "set-url", "origin", CLEAN_URL)
+
+    result = bake(tmp_path, template=own_template_clone)
+
+    assert result.returncode == 0, result.output
+    assert read_answers_file(result.project)["_src_path"] == CLEAN_URL
 
 
 def test_uncommitted_template_changes_are_pointed_out(own_template_clone, tmp_path):
@@ -148,102 +153,44 @@ def test_uncommitted_template_changes_are_pointed_out(own_template_clone, tmp_pa
 
     assert result.returncode == 0, result.output
     assert "has uncommitted changes" in result.stderr
-    assert "cruft diff" in result.stderr
 
 
-def test_a_template_without_git_is_generated_but_not_linked(template_clone, tmp_path):
+def test_a_checkout_that_cookiecutter_ignores_in_a_local_folder_is_pointed_out(template_clone, tmp_path):
+    answers = [f"{key}={value}" for key, value in FAST_ANSWERS.items()]
+    command = [sys.executable, "-m", "cookiecutter", "--no-input", str(template_clone), "--checkout", "v0.1.0"]
+
+    completed = run([*command, "--output-dir", str(tmp_path), *answers], tmp_path)
+
+    assert "not --checkout v0.1.0" in completed.stderr
+    assert read_answers_file(tmp_path / "my-service")["_commit"] == next_release_tag()
+
+
+def test_a_template_without_git_is_generated_with_a_record_but_no_commit(template_clone, tmp_path):
     copy = tmp_path / "template-copy"
     shutil.copytree(template_clone, copy, ignore=shutil.ignore_patterns(".git"))
 
     result = bake(tmp_path / "out", template=copy)
 
     assert result.returncode == 0, result.output
-    assert not (result.project / ".cruft.json").exists()
-    (link,) = [row for row in hook_summary(result.stdout) if row["name"] == "cruft link"]
-    assert link["result"] == "skipped"
-    assert "not a git repository" in link["note"]
+    assert "_commit" not in read_answers_file(result.project)
+    (row,) = [row for row in hook_summary(result.stdout) if row["name"] == "template record"]
+    assert row["result"] == "skipped"
+    assert "not a git repository" in row["note"]
 
 
-def test_regenerating_over_a_project_keeps_its_cruft_file(template_clone, tmp_path):
+def test_regenerating_over_a_project_keeps_its_record(template_clone, tmp_path):
     project = bake(tmp_path, template=template_clone).project
-    cruft_file = project / ".cruft.json"
-    cruft_file.write_text('{"the team\'s": "own record"}\n', encoding="utf-8")
+    record = project / ".copier-answers.yml"
+    record.write_text("# the team's own record\n", encoding="utf-8")
 
     result = bake(tmp_path, template=template_clone, overwrite=True)
 
     assert result.returncode == 0, result.output
-    assert cruft_file.read_text(encoding="utf-8") == '{"the team\'s": "own record"}\n'
-
-
-def test_cruft_renders_never_run_the_generation_steps(own_template_clone, tmp_path):
-    """A project created with the defaults, then bare cruft diff and cruft update with neither Poetry nor
-    Docker on PATH: validate_build=full would fail at once if a render ran any generation step."""
-    project = bake(tmp_path, template=own_template_clone, init_git="yes").project
-    state = cruft_state(project)
-    state["context"]["cookiecutter"].update(GENERATION_ANSWERS)
-    (project / ".cruft.json").write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
-    committed_project(project)
-    new_file = own_template_clone / "{{cookiecutter.project_slug}}" / "CONTRIBUTING.md"
-    new_file.write_text("# Contributing\n", encoding="utf-8")
-    new_commit = commit_all(own_template_clone, "A new file in the template")
-    path = without_tools(tmp_path, "git")
-
-    started = time.monotonic()
-    diffed = cruft("diff", cwd=project, PATH=path)
-    updated = cruft("update", "--skip-apply-ask", cwd=project, PATH=path)
-    seconds = time.monotonic() - started
-
-    print(f"cruft diff and cruft update without Poetry or Docker: {seconds:.1f} s")
-    assert diffed.returncode == 0, diffed.stdout + diffed.stderr
-    # The one rendered line lock_dependencies=yes changes ("poetry lock" in the set-up), and nothing a
-    # generation step would have made (.venv, poetry.lock, .git).
-    assert re.findall(r"^diff --git \S+/(\S+) ", diffed.stdout, re.MULTILINE) == ["README.md"]
-    assert updated.returncode == 0, updated.stdout + updated.stderr
-    assert "Good work!" in updated.stdout
-    assert "rendering for cruft" in updated.stderr
-    assert "step" not in updated.stdout.split("Good work!")[0].split()
-    assert (project / "CONTRIBUTING.md").read_text(encoding="utf-8") == "# Contributing\n"
-    assert cruft_state(project)["commit"] == new_commit
-    assert changed_paths(project) == {".cruft.json", "CONTRIBUTING.md"}
-    assert not (project / "poetry.lock").exists()
-    assert seconds < 30
-
-
-def test_an_explicit_create_signal_runs_the_generation_steps_under_cruft(template_clone, tmp_path, monkeypatch):
-    monkeypatch.setenv("SERVICE_TEMPLATE_RENDER", "create")
-
-    project = cruft_create(template_clone, tmp_path, init_git="yes")
-
-    assert (project / ".git").is_dir()
-    assert cruft_state(project)["commit"] == git(template_clone, "rev-parse", "HEAD")
-
-
-def test_an_unknown_render_signal_is_refused_and_nothing_is_left(template_clone, tmp_path):
-    result = bake(tmp_path, template=template_clone, env=tool_environment(SERVICE_TEMPLATE_RENDER="later"))
-
-    assert result.returncode != 0
-    assert "SERVICE_TEMPLATE_RENDER='later' is neither 'create' nor 'update'" in result.stderr
-    assert not result.project.exists()
-
-
-@pytest.mark.parametrize(
-    ("environ", "context_keys", "mode"),
-    [
-        ({}, {"_output_dir": "/x", "_repo_dir": "/t"}, "create"),
-        ({}, {"_template": "/t", "_commit": "abc"}, "update"),
-        ({"SERVICE_TEMPLATE_RENDER": "update"}, {"_output_dir": "/x"}, "update"),
-        ({"SERVICE_TEMPLATE_RENDER": "create"}, {"_template": "/t"}, "create"),
-    ],
-    ids=["cookiecutter", "cruft", "update-signal", "create-signal"],
-)
-def test_render_mode(environ, context_keys, mode):
-    post_gen = load_hook("post_gen_project")
-
-    assert post_gen.render_mode(context_keys, environ) == mode
+    assert record.read_text(encoding="utf-8") == "# the team's own record\n"
 
 
 def test_generated_gitignore_keeps_machine_state_out_of_git(template_clone, tmp_path):
-    """cruft update refuses a dirty tree: what install and checks write must be ignored."""
+    """copier update refuses a dirty tree: what install and checks write must be ignored."""
     project = committed_project(bake(tmp_path, template=template_clone).project)
     for folder in (".venv/bin", ".pytest_cache", ".mypy_cache", ".ruff_cache", "src/my_service/__pycache__"):
         (project / folder).mkdir(parents=True, exist_ok=True)

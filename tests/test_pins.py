@@ -1,9 +1,10 @@
 """Per-project pins are answers: validated at creation, rendered where they belong, kept by updates."""
 
 import json
+import sys
 
 import pytest
-from conftest import bake, commit_all, cruft, git, load_hook
+from conftest import bake, commit_all, copier, git, load_hook, read_answers_file, run
 
 pre_gen = load_hook("pre_gen_project")
 
@@ -30,15 +31,17 @@ def test_an_update_keeps_the_projects_poetry_pin_when_the_template_moves_its_def
     questions = json.loads(questions_file.read_text(encoding="utf-8"))
     questions["poetry_version"] = "2.9.0"
     questions_file.write_text(json.dumps(questions, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    run([sys.executable, "scripts/copier_yml.py"], own_template_clone)
     (own_template_clone / "{{cookiecutter.project_slug}}" / "CONTRIBUTING.md").write_text("# Contributing\n")
-    new_commit = commit_all(own_template_clone, "Template: Poetry 2.9.0 by default, a new file")
+    commit_all(own_template_clone, "Template: Poetry 2.9.0 by default, a new file")
+    git(own_template_clone, "tag", "v9.0.0")
 
-    updated = cruft("update", "--skip-apply-ask", cwd=project, SERVICE_TEMPLATE_RENDER="update")
+    updated = copier("update", "--trust", "--defaults", "--conflict", "inline", cwd=project)
 
     assert updated.returncode == 0, updated.stdout + updated.stderr
-    state = json.loads((project / ".cruft.json").read_text(encoding="utf-8"))
-    assert state["commit"] == new_commit
-    assert state["context"]["cookiecutter"]["poetry_version"] == "2.4.1"
+    record = read_answers_file(project)
+    assert record["_commit"] == "v9.0.0"
+    assert record["poetry_version"] == "2.4.1"
     assert "ARG POETRY_VERSION=2.4.1\n" in (project / "Dockerfile").read_text(encoding="utf-8")
     assert (project / "CONTRIBUTING.md").is_file()
     assert git(project, "status", "--porcelain", "--", "Dockerfile") == ""

@@ -32,7 +32,8 @@ PRIVATE_PACKAGE = "private-greeting"
 # and the image's Poetry, its export plugin and uv install; pip resolves the rest of each one's
 # dependencies for Linux.
 MIRRORED = [
-    "cruft>=2.16,<3",
+    "copier>=9.19.1,<10",
+    "copier-template-extensions>=0.3.4,<0.4",
     f"poetry-plugin-export=={COOKIECUTTER_JSON['_poetry_plugin_export_version']}",
     "click",
     "colorama",
