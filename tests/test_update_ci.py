@@ -5,6 +5,7 @@ files, and the jobs are read for what they promise: when they run, which token t
 """
 
 import re
+import subprocess
 
 import pytest
 import test_ci
@@ -127,3 +128,32 @@ def test_template_ci_clones_the_whole_history_for_the_release_update_test():
     checkout = next(step for step in full["steps"] if step.get("uses", "").startswith("actions/checkout@"))
 
     assert checkout["with"]["fetch-depth"] == 0
+
+
+@pytest.mark.parametrize("options", [GITHUB_OPTIONS[0], GITLAB_OPTIONS[0]], ids=matrix_id)
+def test_the_update_jobs_read_the_recorded_release_as_data(baked_project, tmp_path, options):
+    """An expression or a command in .copier-answers.yml never runs in the update job: the release it names
+    reaches the branch name as letters, digits, '.', '-' and '_' only."""
+    project = baked_project(options)
+    if options["ci_provider"] == "github":
+        steps = load_yaml(project / UPDATE_WORKFLOW)["jobs"]["update"]["steps"]
+        script = next(step["run"] for step in steps if step.get("name") == "Open a pull request")
+    else:
+        script = load_yaml(project / GITLAB_CI)["template-update"]["script"][-1]
+    (line,) = [line.strip() for line in script.splitlines() if "sed -n 's/^_commit: *//p'" in line]
+    variable = line.split("=", 1)[0]
+    (tmp_path / ".copier-answers.yml").write_text(
+        "_commit: v1.0.0$(touch pwned)`touch pwned2`;{{ 6 * 7 }} ../x\n_src_path: https://example.com/t.git\n"
+    )
+
+    completed = subprocess.run(
+        ["bash", "-eo", "pipefail", "-c", f'{line}\nprintf %s "${variable}"'],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout == "v1.0.0touchpwnedtouchpwned267..x"
+    assert not (tmp_path / "pwned").exists()
+    assert not (tmp_path / "pwned2").exists()
