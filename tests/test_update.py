@@ -170,6 +170,10 @@ def test_a_clean_update_takes_the_release_keeps_the_teams_edits_and_commits_a_lo
     assert poe(project, poetry, "template-check").stdout.strip().splitlines()[-1] == (
         f"up to date with the latest release ({NEXT_RELEASE})"
     )
+    again = poe(project, poetry, "update-template")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"up to date with the latest release ({NEXT_RELEASE}): nothing to update" in again.stdout
+    assert git(project, "status", "--porcelain") == ""
 
 
 def test_an_edited_file_the_template_deletes_stays_and_is_named(project, template, poetry):

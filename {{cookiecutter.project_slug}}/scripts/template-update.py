@@ -281,7 +281,10 @@ def update(arguments):
             os.environ.setdefault(f"GIT_{role}_NAME", "Template update")
             os.environ.setdefault(f"GIT_{role}_EMAIL", "template-update@localhost")
     before = read_answers()
-    release_tags(before["_src_path"])  # exits, saying so, when the template cannot be reached
+    releases = release_tags(before["_src_path"])  # exits, saying so, when it cannot be reached
+    if not arguments and releases and before.get("_commit") == releases[-1][1]:
+        print(f"up to date with the latest release ({releases[-1][1]}): nothing to update")
+        return UP_TO_DATE
     head, ignored = head_blobs(), ignored_files()
     print(f"copier update from {before.get('_commit')} ({redact(before['_src_path'])})", flush=True)
     copier_update(arguments)
