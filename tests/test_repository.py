@@ -4,7 +4,15 @@ import re
 import subprocess
 
 import pytest
-from conftest import COOKIECUTTER_JSON, HOST_PYTHON, PACKAGE_INDEX_URL, QUESTIONS, TEMPLATE_DIR, tool_environment
+
+from template_harness import (
+    COOKIECUTTER_JSON,
+    HOST_PYTHON,
+    PACKAGE_INDEX_URL,
+    QUESTIONS,
+    TEMPLATE_DIR,
+    tool_environment,
+)
 
 README = (TEMPLATE_DIR / "README.md").read_text(encoding="utf-8")
 
