@@ -52,6 +52,10 @@ RENDER_MODE_VARIABLE = "SERVICE_TEMPLATE_RENDER"
 RENDER_MODES = ("create", "update")
 COOKIECUTTER_RUN_KEYS = ("_output_dir", "_repo_dir", "_checkout")
 CRUFT_FILE = Path(".cruft.json")
+RERENDER_NOTE = (
+    f"post-gen hook: rendering for cruft (diff, update or create; {RENDER_MODE_VARIABLE}=create runs the "
+    "generation steps): files only, no lock, validation or git init."
+)
 
 
 class StepFailed(Exception):
@@ -496,12 +500,6 @@ def print_failure(failure):
             + " ".join(failure.command),
             file=sys.stderr,
         )
-
-
-RERENDER_NOTE = (
-    f"post-gen hook: rendering for cruft (diff, update or create; {RENDER_MODE_VARIABLE}=create runs the "
-    "generation steps): files only, no lock, validation or git init."
-)
 
 
 def run_generation_steps(answers):

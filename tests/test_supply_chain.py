@@ -104,7 +104,7 @@ def test_generated_projects_install_the_pinned_poetry_by_hash(baked_project):
     project = baked_project({"app_type": "cli", "ci_provider": "github"})
     found = requirements_with_hashes((project / REQUIREMENTS).read_text(encoding="utf-8"))
 
-    assert f"poetry=={POETRY_VERSION}" in found, "run `poetry run poe lock-poetry` after changing _poetry_version"
+    assert f"poetry=={POETRY_VERSION}" in found, "run `poetry run poe lock-poetry` after changing poetry_version"
     assert len(found) > 10
     assert all(count > 0 for count in found.values())
 
