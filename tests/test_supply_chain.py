@@ -109,6 +109,24 @@ def test_generated_projects_install_the_pinned_poetry_by_hash(baked_project):
     assert all(count > 0 for count in found.values())
 
 
+def test_this_repositorys_ci_installs_poetry_by_hash():
+    """.ci/run and the template's workflow install Poetry from the hashed requirements generated CI uses, after
+    checking the file is for cookiecutter.json's Poetry."""
+    ci_run = (TEMPLATE_DIR / ".ci" / "run").read_text(encoding="utf-8")
+    workflow = TEMPLATE_WORKFLOW.read_text(encoding="utf-8")
+    shipped = f"{{{{cookiecutter.project_slug}}}}/{REQUIREMENTS}"
+
+    assert f"poetry_requirements='{shipped}'" in ci_run
+    assert 'grep -q "^poetry==$poetry_version " "$poetry_requirements"' in ci_run
+    assert '/opt/poetry/bin/pip install --quiet --require-hashes -r "$poetry_requirements"' in ci_run
+    assert f'requirements="{shipped}"' in workflow
+    assert '"$RUNNER_TEMP/poetry/bin/pip" install --quiet --require-hashes -r "$requirements"' in workflow
+    assert [line.strip() for line in (ci_run + workflow).splitlines() if re.search(r'pip"? install', line)] == [
+        '/opt/poetry/bin/pip install --quiet --require-hashes -r "$poetry_requirements"',
+        '"$RUNNER_TEMP/poetry/bin/pip" install --quiet --require-hashes -r "$requirements"',
+    ]
+
+
 @pytest.mark.parametrize("options", CI_OPTIONS, ids=matrix_id)
 def test_ci_refuses_requirements_for_another_poetry(baked_project, options, tmp_path):
     """A Dockerfile bumped without `poe lock-poetry` fails CI before anything is installed."""
