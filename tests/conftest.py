@@ -1,4 +1,4 @@
-"""The fixtures: bakes shared by a session, Poetry, Docker and its base images, actionlint, template clones.
+"""The fixtures: bakes shared by a session, Poetry, Docker, its base and postgres images, actionlint, template clones.
 
 The plain helpers they are built on, which the test modules import too, are in template_harness.py.
 """
@@ -18,6 +18,7 @@ from template_harness import (  # noqa: E402  (after register_assert_rewrite, so
     docker_cli,
     git,
     official_or_standin_image,
+    official_or_standin_postgres_image,
 )
 
 
@@ -84,6 +85,12 @@ def base_image(docker):
         return cache[python_version]
 
     return _base_image
+
+
+@pytest.fixture(scope="session")
+def postgres_image(docker) -> str:
+    """An image with the official postgres image's interface, usable as POSTGRES_IMAGE."""
+    return official_or_standin_postgres_image(docker)
 
 
 @pytest.fixture(scope="session")
