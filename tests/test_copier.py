@@ -14,7 +14,9 @@ from pathlib import Path
 import copier as copier_api
 import pytest
 import yaml
-from conftest import (
+from cookiecutter.main import cookiecutter
+
+from template_harness import (
     COOKIECUTTER_JSON,
     FAST_ANSWERS,
     TEMPLATE_DIR,
@@ -22,9 +24,8 @@ from conftest import (
     copier,
     load_hook,
     read_answers_file,
-    run,
+    run_checked,
 )
-from cookiecutter.main import cookiecutter
 
 post_gen = load_hook("post_gen_project")
 # Every answer with choices that shapes the files, with every value (validate_build and init_git only choose
@@ -54,7 +55,7 @@ EVERY_VALUE = [
 def template_copy(tmp_path_factory) -> Path:
     """The template's files without git: both tools render the working tree as it is, without a clone."""
     copy = tmp_path_factory.mktemp("template-copy") / "poetry-service-template"
-    listed = run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], TEMPLATE_DIR).stdout
+    listed = run_checked(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], TEMPLATE_DIR).stdout
     for name in filter(None, listed.split("\0")):
         if (TEMPLATE_DIR / name).is_file():
             (copy / name).parent.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from conftest import (
+from template_harness import (
     FAST_ANSWERS,
     bake,
     commit_all,
@@ -18,7 +18,7 @@ from conftest import (
     hook_summary,
     next_release_tag,
     read_answers_file,
-    run,
+    run_checked,
     tool_environment,
 )
 
@@ -43,7 +43,7 @@ def committed_project(project: Path) -> Path:
 
 
 def changed_paths(repository: Path) -> set[str]:
-    status = run(["git", "status", "--porcelain", "--untracked-files=all"], repository).stdout
+    status = run_checked(["git", "status", "--porcelain", "--untracked-files=all"], repository).stdout
     return {line[3:] for line in status.splitlines()}
 
 
@@ -121,7 +121,7 @@ def test_a_relative_template_path_is_recorded_absolute_with_a_note_on_sharing(ow
     answers = " ".join(f"{key}={value}" for key, value in FAST_ANSWERS.items())
 
     # From a shell, which keeps PWD: the folder a relative template path is relative to.
-    completed = run(
+    completed = run_checked(
         [
             "bash",
             "-c",
@@ -159,7 +159,7 @@ def test_a_checkout_that_cookiecutter_ignores_in_a_local_folder_is_pointed_out(t
     answers = [f"{key}={value}" for key, value in FAST_ANSWERS.items()]
     command = [sys.executable, "-m", "cookiecutter", "--no-input", str(template_clone), "--checkout", "v0.1.0"]
 
-    completed = run([*command, "--output-dir", str(tmp_path), *answers], tmp_path)
+    completed = run_checked([*command, "--output-dir", str(tmp_path), *answers], tmp_path)
 
     assert "not --checkout v0.1.0" in completed.stderr
     assert read_answers_file(tmp_path / "my-service")["_commit"] == next_release_tag()

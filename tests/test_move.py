@@ -11,7 +11,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import (
+
+from template_harness import (
     FAST_ANSWERS,
     GIT_IDENTITY,
     HOST_PYTHON,
@@ -22,7 +23,7 @@ from conftest import (
     next_release_tag,
     read_answers_file,
     releases,
-    run,
+    run_checked,
     run_unchecked,
     tool_environment,
 )
@@ -80,9 +81,9 @@ def assert_moved(project: Path, poetry: str, target: str):
     assert (project / "src" / "my_service" / "greetings.py").read_text(encoding="utf-8") == USER_MODULE
     assert (project / "scripts" / "template-update.py").is_file()
     assert not (project / ".cruft.json").exists()
-    run([poetry, "check", "--lock"], project, env=tool_environment(POETRY_VIRTUALENVS_CREATE="false"))
+    run_checked([poetry, "check", "--lock"], project, env=tool_environment(POETRY_VIRTUALENVS_CREATE="false"))
     documented = 'git add --all && git commit --quiet -m "Move to copier"'
-    run(["bash", "-c", documented], project, env=tool_environment(**GIT_IDENTITY))
+    run_checked(["bash", "-c", documented], project, env=tool_environment(**GIT_IDENTITY))
 
 
 def assert_updates_with_copier_from_then_on(project: Path, template: Path, poetry: str, tmp_path: Path):

@@ -4,7 +4,8 @@ import json
 import sys
 
 import pytest
-from conftest import bake, commit_all, copier, git, load_hook, read_answers_file, run
+
+from template_harness import bake, commit_all, copier, git, load_hook, read_answers_file, run_checked
 
 pre_gen = load_hook("pre_gen_project")
 
@@ -31,7 +32,7 @@ def test_an_update_keeps_the_projects_poetry_pin_when_the_template_moves_its_def
     questions = json.loads(questions_file.read_text(encoding="utf-8"))
     questions["poetry_version"] = "2.9.0"
     questions_file.write_text(json.dumps(questions, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    run([sys.executable, "scripts/copier_yml.py"], own_template_clone)
+    run_checked([sys.executable, "scripts/copier_yml.py"], own_template_clone)
     (own_template_clone / "{{cookiecutter.project_slug}}" / "CONTRIBUTING.md").write_text("# Contributing\n")
     commit_all(own_template_clone, "Template: Poetry 2.9.0 by default, a new file")
     git(own_template_clone, "tag", "v9.0.0")

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import (
+
+from template_harness import (
     COOKIECUTTER_JSON,
     GIT_IDENTITY,
     HOST_PYTHON,
@@ -25,7 +26,7 @@ from conftest import (
     git,
     next_release_tag,
     read_answers_file,
-    run,
+    run_checked,
     run_unchecked,
     tool_environment,
 )
@@ -55,7 +56,7 @@ def released_project(tmp_path_factory, poetry) -> Path:
     result = bake(folder, template=template, typed=JINJA_ANSWERS, **LOCKED_ANSWERS)
     assert result.returncode == 0, result.output
     commit_all(result.project, "Generated from the template")
-    run([poetry, "install", "--with", "template"], result.project)
+    run_checked([poetry, "install", "--with", "template"], result.project)
     return result.project
 
 
@@ -125,14 +126,14 @@ def unmerged(project: Path) -> set[str]:
 def commit_update(project: Path):
     """The documented commit after an update."""
     documented = 'git add --all && git commit --quiet -m "Update from the template"'
-    run(["bash", "-c", documented], project, env=tool_environment(**GIT_IDENTITY))
+    run_checked(["bash", "-c", documented], project, env=tool_environment(**GIT_IDENTITY))
 
 
 def assert_committed_tree_is_locked(project: Path, poetry: str, tmp_path: Path):
     """A fresh clone of what was committed passes poetry check --lock, and holds no conflict marker."""
     clone = tmp_path / "committed"
     git(tmp_path, "clone", "--quiet", str(project), str(clone))
-    run([poetry, "check", "--lock"], clone, env=tool_environment(**NO_VENV))
+    run_checked([poetry, "check", "--lock"], clone, env=tool_environment(**NO_VENV))
     assert git(project, "status", "--porcelain") == ""
     for path in clone.rglob("*"):
         if path.is_file() and ".git" not in path.parts:
@@ -280,7 +281,7 @@ def test_a_lone_separator_left_from_a_conflict_is_named(project, template, poetr
 
 
 def test_a_template_dependency_merges_with_the_teams_poetry_add(project, template, poetry, tmp_path):
-    run([poetry, "add", "--lock", "structlog>=24"], project)
+    run_checked([poetry, "add", "--lock", "structlog>=24"], project)
     team_commits(project, "The team adds structlog")
     edit(template_file(template, "pyproject.toml"), '    "uvicorn>=0.32",\n', '    "uvicorn>=0.32",\n    "anyio>=4",\n')
     release(template, "Template: anyio")
