@@ -9,7 +9,6 @@ gets the same message under both tools, and a bad `--data` no traceback.
 
 import datetime
 import importlib.util
-import sys
 from pathlib import Path
 
 from copier.errors import UserMessageError
@@ -27,6 +26,8 @@ def _load_template_extensions():
     return module
 
 
+# copier-template-extensions executes this file anew for each render (an update renders the old and the new
+# commit, each its own file), and this file loads its commit's template_extensions.py the same way.
 shared = _load_template_extensions()
 QUESTIONS = shared.QUESTIONS
 CHOICES = {
@@ -103,8 +104,3 @@ class CookiecutterFilters(Extension):
         if timezone != "utc":
             raise UserMessageError(f"the template's now tag supports 'utc' only, not {timezone!r}")
         return datetime.datetime.now(datetime.UTC).strftime(time_format)
-
-
-# copier-template-extensions keeps each loaded module in sys.modules; drop this one so that the next render
-# (an update renders the old and the new commit) loads its own commit's file.
-sys.modules.pop(__name__, None)
