@@ -7,10 +7,12 @@ not the one Python cached from the first render.
 It runs in whatever Python runs cookiecutter, so it uses the standard library, Jinja and cookiecutter only.
 """
 
+import atexit
 import importlib.util
 import inspect
 import json
 import logging
+import os
 import re
 import sys
 import urllib.parse
@@ -40,6 +42,7 @@ def _load_hook(name):
 
 
 answer_rules = _load_hook("pre_gen_project")
+generation_steps = _load_hook("post_gen_project")
 
 
 def toml_string(text: str) -> str:
@@ -128,11 +131,57 @@ def template_paths(environment, answers) -> list[str]:
 
 def refuse_bad_answers(answers) -> str:
     """Stop generation, naming each bad answer and its fix, before cookiecutter creates a folder."""
-    problems = answer_rules.find_problems(answers)
+    problems = answers_typed_by_a_file() or answer_rules.find_problems(answers)
     if problems:
         answer_rules.print_problems(problems)
         raise FailedHookException(answer_rules.NOTHING_GENERATED)
+    restore_user_files_if_generation_stops(answers)
     return ""
+
+
+# What cookiecutter's own frames hold: the raw answers of a config or replay file, and the output folder.
+
+
+def cookiecutter_locals(function):
+    """The local variables of the innermost running cookiecutter function of this name, or {}."""
+    frame = inspect.currentframe()
+    while frame is not None:
+        if frame.f_code.co_name == function and "cookiecutter" in Path(frame.f_code.co_filename).parts:
+            return frame.f_locals
+        frame = frame.f_back
+    return {}
+
+
+def answers_typed_by_a_file() -> list[str]:
+    """Answers a config file's default_context or a replay file gave as other than text, or as a choice not
+    offered: cookiecutter turns the first kind into other text (017 into '15') or a traceback, and drops the
+    second kind with every default_context value after it."""
+    run = cookiecutter_locals("cookiecutter")
+    questions = json.loads(Path(__file__).with_name("cookiecutter.json").read_text(encoding="utf-8"))
+    config = run.get("config_dict") or {}
+    replayed = (run.get("context_from_replayfile") or {}).get("cookiecutter")
+    problems = answer_rules.find_answers_typed_by_a_file(
+        "default_context of your cookiecutter config file", config.get("default_context"), questions
+    )
+    if replayed is not None:
+        problems += answer_rules.find_answers_typed_by_a_file("the replay file", replayed, questions)
+        missing = [key for key in questions if not key.startswith("_") and key not in replayed]
+        if missing:
+            problems.append(
+                f"the replay file has no answer for {', '.join(missing)}: a replay file holds every answer "
+                "(cookiecutter writes one per run, in its replay_dir). Add them, or run without --replay."
+            )
+    return problems
+
+
+def restore_user_files_if_generation_stops(answers):
+    """When cookiecutter exits, put back the user's files that the pre-generation hook set aside, if the
+    post-generation hook never did (the generation into an existing project failed before it)."""
+    output_dir = cookiecutter_locals("render_and_create_dir").get("output_dir")
+    if output_dir is None or not answers.get("project_slug"):
+        return
+    project = Path(output_dir, answers["project_slug"]).absolute()
+    atexit.register(generation_steps.restore_user_files, project=project, owner=os.getpid(), generation_failed=True)
 
 
 def question_being_answered():
@@ -169,6 +218,7 @@ class AnswerCheckExtension(Extension):
         forget_this_module()
         environment.filters.update(refuse_bad_answers=refuse_bad_answers, template_paths=template_paths)
         self.checking_syntax = False
+        self.answer_files_checked = False
         hooks_logger = logging.getLogger("cookiecutter.hooks")
         # By name: each import of this module makes a class of its own.
         if not any(type(existing).__name__ == _WithoutTraceback.__name__ for existing in hooks_logger.filters):
@@ -182,8 +232,19 @@ class AnswerCheckExtension(Extension):
             return "{{ cookiecutter | refuse_bad_answers }}" + source
         field = question_being_answered()
         if field is not None:
+            self.check_answer_files()
             self.check_syntax(field, source)
         return source
+
+    def check_answer_files(self):
+        """Before the first answer is rendered: the config and replay files' answers are text and choices."""
+        if self.answer_files_checked:
+            return
+        self.answer_files_checked = True
+        problems = answers_typed_by_a_file()
+        if problems:
+            answer_rules.print_problems(problems)
+            raise FailedHookException(answer_rules.NOTHING_GENERATED)
 
     def check_syntax(self, field, source):
         self.checking_syntax = True

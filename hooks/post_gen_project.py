@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -130,19 +131,37 @@ def run(command, *, timeout=None, env=None):
     return completed.stdout
 
 
-def restore_user_files():
-    """Put back, byte for byte, each file that was here before this generation; return the paths that were.
+def restore_user_files(project=Path(), owner=None, generation_failed=False):
+    """Move back each entry the pre-generation hook set aside from the user's tree; return the paths that were there.
 
-    With -f cookiecutter wrote the template's version over the user's (with -s it skipped it, and this
-    changes nothing): the pre-generation hook kept a copy of each in BACKUP_FOLDER.
+    With -f or -s, cookiecutter wrote the template's files where the user's were: each is replaced by the user's
+    own again (the same file, so every byte, mode and link comes back). owner, when given, is the cookiecutter
+    process that must have made the backup (an older one, left by a generation that was killed, is the user's to
+    sort out). After a failed generation, the files it added are removed too, leaving the tree as it was.
     """
-    if not BACKUP_FOLDER.is_dir():
+    backup = project / BACKUP_FOLDER
+    if not backup.is_dir():
         return frozenset()
-    manifest = json.loads((BACKUP_FOLDER / "manifest.json").read_text(encoding="utf-8"))
+    manifest = json.loads((backup / "manifest.json").read_text(encoding="utf-8"))
+    if owner is not None and manifest.get("owner") != owner:
+        return frozenset()
+    if generation_failed:
+        remove_added_files(project, manifest)
     for path in manifest["files"]:
-        shutil.copy2(BACKUP_FOLDER / "files" / path, path)
-    shutil.rmtree(BACKUP_FOLDER)
+        os.replace(backup / "files" / path, project / path)
+    shutil.rmtree(backup)
     return frozenset(manifest["files"] + manifest["folders"])
+
+
+def remove_added_files(project, manifest):
+    """Remove what a failed generation added: files first, then the folders it left empty."""
+    added = sorted(manifest["added"], key=lambda path: path.count("/"), reverse=True)
+    for path in added:
+        entry = project / path
+        if entry.is_symlink() or entry.is_file():
+            entry.unlink()
+        elif entry.is_dir() and not any(entry.iterdir()):
+            entry.rmdir()
 
 
 def prune_unselected_files(answers, present_before=frozenset()):
@@ -539,6 +558,13 @@ def main(answers):
     return run_generation_steps(answers)
 
 
+def forget_rendered_copy(script):
+    """Delete cookiecutter's rendered copy of this hook (it holds every answer), never the template's own file."""
+    if Path(script).resolve().parent == Path(tempfile.gettempdir()).resolve():
+        Path(script).unlink(missing_ok=True)
+
+
 if __name__ == "__main__":
+    forget_rendered_copy(__file__)
     # Cookiecutter renders its answers here as a JSON string literal.
     sys.exit(main(json.loads({{cookiecutter | jsonify | tojson}})))  # noqa: F821
