@@ -22,7 +22,7 @@ from pathlib import Path
 # Only files this generation wrote are removed, then folders it left empty, so the user's files survive.
 UNSELECTED_PATHS = {
     ("app_type", "fastapi"): ["src/{package_name}/cli.py", "tests/test_cli.py"],
-    ("app_type", "cli"): ["src/{package_name}/app.py", "tests/test_app.py"],
+    ("app_type", "cli"): ["src/{package_name}/app.py", "src/{package_name}/server.py", "tests/test_app.py"],
     ("ci_provider", "github"): [".gitlab-ci.yml"],
     ("ci_provider", "gitlab"): [
         ".github/workflows/ci.yml",
