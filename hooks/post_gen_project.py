@@ -53,6 +53,9 @@ RENDER_MODE_VARIABLE = "SERVICE_TEMPLATE_RENDER"
 RENDER_MODES = ("create", "update")
 COOKIECUTTER_RUN_KEYS = ("_output_dir", "_repo_dir", "_checkout")
 CRUFT_FILE = Path(".cruft.json")
+# CI keys whose values come from answers and must read as text (YAML turns unquoted 3.10, yes or 2024-01-01
+# into a number, a boolean or a date).
+TEXT_KEYS = ("image", "python-version", "IMAGE", "prefix", "PACKAGE_INDEX_NETRC")
 
 
 class StepFailed(Exception):
@@ -367,10 +370,28 @@ def check_ci_files(answers):
 
     for path in files:
         try:
-            yaml.safe_load(path.read_text(encoding="utf-8"))
+            document = yaml.safe_load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as error:
             raise StepFailed(f"{path} is not valid YAML", str(error)) from None
-    return ", ".join(str(path) for path in files) + " parse"
+        mistyped = [
+            f"{key}: {value!r}"
+            for key, value in keyed_values(document)
+            if key in TEXT_KEYS and not isinstance(value, str | dict | list)
+        ]
+        if mistyped:
+            raise StepFailed(f"{path} reads as other than text: {', '.join(mistyped)} (an answer reached it unquoted)")
+    return ", ".join(str(path) for path in files) + " parse, every image and Python version as text"
+
+
+def keyed_values(node):
+    """Every (key, value) pair of a parsed YAML document, at any depth."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield key, value
+            yield from keyed_values(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from keyed_values(item)
 
 
 def install_project(answers):

@@ -81,6 +81,7 @@ OFFICIAL_PYTHON_TAG = re.compile(r"(?:.+/)?python:(?P<version>3\.\d+)(?:[.-][^@]
 # less the quote and '$', which no index URL needs and which the Dockerfile and shells would read.
 URL_CHARACTER = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!&()*+,;=%]")
 BAD_PERCENT_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+HOST_NAME = re.compile(rf"{_HOST_LABEL}(?:\.{_HOST_LABEL})*\.?")
 # The name of the package index source in the generated pyproject.toml, which names Poetry's variables.
 PACKAGE_INDEX_SOURCE = "package-index"
 PACKAGE_INDEX_CREDENTIALS = "POETRY_HTTP_BASIC_{0}_USERNAME and POETRY_HTTP_BASIC_{0}_PASSWORD".format(
@@ -401,6 +402,11 @@ def validate_url(field, url, *, required):
     if BAD_PERCENT_ESCAPE.search(url):
         return f"{field} {url!r} has a '%' not followed by two hex digits: write a literal '%' as %25."
     parts = http_url_parts(url)
+    if parts is not None and not is_host_name_or_address(parts.hostname):
+        return (
+            f"{field} {url!r} has the host {parts.hostname!r}, which is neither a host name (letters, digits, "
+            f"hyphens and dots) nor an IP address: use the form '{example}'."
+        )
     if parts is None:
         hint = " or leave it empty for PyPI" if not required else ""
         return f"{field} {url!r} is not an http(s) URL: use the form '{example}'{hint}."
@@ -413,6 +419,16 @@ def validate_url(field, url, *, required):
             f"https (like '{example}'); plain http works only on 127.0.0.1, ::1 or localhost."
         )
     return None
+
+
+def is_host_name_or_address(host):
+    if HOST_NAME.fullmatch(host):
+        return True
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def is_loopback(host):
