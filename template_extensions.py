@@ -160,18 +160,9 @@ def answers_typed_by_a_file() -> list[str]:
     questions = json.loads(Path(__file__).with_name("cookiecutter.json").read_text(encoding="utf-8"))
     config = run.get("config_dict") or {}
     replayed = (run.get("context_from_replayfile") or {}).get("cookiecutter")
-    problems = answer_rules.find_answers_typed_by_a_file(
+    return answer_rules.find_answers_typed_by_a_file(
         "default_context of your cookiecutter config file", config.get("default_context"), questions
-    )
-    if replayed is not None:
-        problems += answer_rules.find_answers_typed_by_a_file("the replay file", replayed, questions)
-        missing = [key for key in questions if not key.startswith("_") and key not in replayed]
-        if missing:
-            problems.append(
-                f"the replay file has no answer for {', '.join(missing)}: a replay file holds every answer "
-                "(cookiecutter writes one per run, in its replay_dir). Add them, or run without --replay."
-            )
-    return problems
+    ) + answer_rules.find_answers_typed_by_a_file("the replay file", replayed, questions)
 
 
 def restore_user_files_if_generation_stops(answers):
