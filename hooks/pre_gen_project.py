@@ -123,12 +123,12 @@ DEPENDENCY_NAMES = frozenset(
 
 # Commands a project_slug must not be: its console script comes first on PATH wherever the project runs
 # (`poetry run`, poe's tasks, the image's PATH starts with /app/.venv/bin), so `poe docker-build` would run
-# the app instead of `sh`. Each group is a reason the message gives. tests/test_answers.py checks that the
-# first group covers every command the generated scripts, tasks, Dockerfile and CI files run.
+# the app instead of `sh`. Each group is a reason the message gives. tests/test_names_that_shadow.py checks the
+# list covers every command the generated scripts, tasks, Dockerfile and CI files run.
 SHADOWED_COMMANDS = {
     "is a command the generated project's scripts, tasks, Dockerfile or CI run": (
-        "apt-get", "basename", "cat", "chmod", "cp", "cut", "dirname", "docker", "echo", "env", "false", "find",
-        "git", "grep", "hadolint", "head", "id", "install", "kill", "ln", "ls", "mkdir", "mktemp", "mv", "pip",
+        "apt-get", "awk", "basename", "cat", "chmod", "cp", "cut", "dirname", "docker", "echo", "env", "false", "find",
+        "gh", "git", "grep", "hadolint", "head", "id", "install", "kill", "ln", "ls", "mkdir", "mktemp", "mv", "pip",
         "poetry", "printf", "python", "python3", "rm", "sed", "seq", "sh", "sleep", "sort", "tail", "tar", "tee",
         "test", "timeout", "touch", "tr", "true", "uname", "uv", "wc", "xargs",
     ),
@@ -140,7 +140,7 @@ SHADOWED_COMMANDS = {
         "until", "wait", "while", "zsh",
     ),
     "is a command people expect on PATH in a shell or a container": (
-        "apk", "apt", "awk", "bunzip2", "bzip2", "cc", "chgrp", "chown", "clear", "cmp", "compose", "curl", "date",
+        "apk", "apt", "bunzip2", "bzip2", "cc", "chgrp", "chown", "clear", "cmp", "compose", "curl", "date",
         "dd", "df", "diff", "dnf", "dpkg", "du", "expr", "file", "gawk", "gcc", "go", "gpg", "gunzip", "gzip",
         "helm", "hostname", "ip", "java", "jq", "kubectl", "less", "locale", "login", "make", "man", "more",
         "mount", "nano", "nc", "node", "npm", "npx", "nslookup", "openssl", "passwd", "patch", "pgrep", "pip3",
@@ -150,7 +150,8 @@ SHADOWED_COMMANDS = {
     ),
 }  # fmt: skip
 # The standard library's top-level modules (sys.stdlib_module_names, plus the test modules it leaves out) of
-# Python 3.13 and of 3.14 as announced, and those an older supported Python has that a later one removed. A package
+# Python 3.13 and of 3.14 as announced (Debian's add _distutils_system_mod), and those an older supported Python
+# has that a later one removed. A package
 # of such a name shadows the module on the Python the project chose or on a later one it moves to, whichever
 # Python runs cookiecutter. tests/test_answers.py checks them against every Python it can run.
 STANDARD_LIBRARY = frozenset(
@@ -159,7 +160,8 @@ STANDARD_LIBRARY = frozenset(
         "_ast", "_asyncio", "_bisect", "_blake2", "_bz2", "_codecs", "_codecs_cn", "_codecs_hk", "_codecs_iso2022",
         "_codecs_jp", "_codecs_kr", "_codecs_tw", "_collections", "_collections_abc", "_colorize", "_compat_pickle",
         "_compression", "_contextvars", "_csv", "_ctypes", "_ctypes_test", "_curses", "_curses_panel", "_datetime",
-        "_dbm", "_decimal", "_elementtree", "_frozen_importlib", "_frozen_importlib_external", "_functools",
+        "_dbm", "_decimal", "_distutils_system_mod", "_elementtree", "_frozen_importlib", "_frozen_importlib_external",
+        "_functools",
         "_gdbm", "_hashlib", "_heapq", "_hmac", "_imp", "_interpchannels", "_interpqueues", "_interpreters", "_io",
         "_ios_support", "_json", "_locale", "_lsprof", "_lzma", "_markupbase", "_md5", "_multibytecodec",
         "_multiprocessing", "_opcode", "_opcode_metadata", "_operator", "_osx_support", "_overlapped", "_pickle",
@@ -466,10 +468,10 @@ def validate_no_credentials(field, url, example):
 
 def validate_docker_base_image(image):
     match = IMAGE_REFERENCE.fullmatch(image)
-    if match and IMAGE_ID.fullmatch(image):
+    if match and IMAGE_ID.fullmatch(match["name"]):
         return (
-            f"docker_base_image {image!r} is 64 hexadecimal digits, which Docker reads as an image ID and refuses as "
-            "a name: name the image by repository and tag (or digest), e.g. 'python:3.13-slim-trixie@sha256:<digest>'."
+            f"docker_base_image {image!r} is named by 64 hexadecimal digits, which Docker reads as an image ID and "
+            "refuses as a name: name the image by repository and tag (or digest), e.g. 'python:3.13-slim-trixie'."
         )
     if match and len(match["name"]) <= IMAGE_NAME_MAX_LENGTH:
         return None
