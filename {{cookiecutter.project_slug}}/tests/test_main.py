@@ -78,6 +78,23 @@ def test_a_half_sent_request_is_closed_after_the_header_timeout(server_url: str)
     assert HEADER_TIMEOUT_SECONDS * 0.5 < waited < HEADER_TIMEOUT_SECONDS + 3
 
 
+def test_the_server_takes_the_whole_open_file_limit() -> None:
+    code = (
+        "import resource\n"
+        "soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (min(64, hard), hard))\n"
+        "from {{ cookiecutter.package_name }}.server import raise_open_file_limit\n"
+        "raise_open_file_limit()\n"
+        "print(resource.getrlimit(resource.RLIMIT_NOFILE) == (hard, hard))\n"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+
+    assert result.stdout == "True\n"
+
+
 @pytest.mark.parametrize("arguments", [[], ["--check-health"]])
 def test_a_wrong_setting_is_named_without_a_traceback(arguments: list[str]) -> None:
     result = subprocess.run(

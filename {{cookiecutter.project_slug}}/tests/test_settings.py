@@ -16,7 +16,16 @@ def no_settings_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_defaults_need_no_environment() -> None:
-    assert Settings.from_environment() == Settings()
+    settings = Settings.from_environment()
+
+    assert settings == Settings()
+    assert settings.log_level == "info"
+{%- if cookiecutter.app_type == "fastapi" %}
+    assert (settings.host, settings.port, settings.health_path) == ("127.0.0.1", 8000, "/health")
+    assert settings.api_docs is True
+    assert settings.forwarded_allow_ips == "127.0.0.1,::1"
+    assert (settings.header_timeout, settings.keep_alive_timeout) == (10, 5)
+{%- endif %}
 
 
 def test_each_setting_comes_from_its_variable_in_capitals(monkeypatch: pytest.MonkeyPatch) -> None:
