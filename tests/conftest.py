@@ -218,15 +218,15 @@ def image_present(docker: str, image: str) -> bool:
     return subprocess.run([docker, "image", "inspect", image], capture_output=True, check=False).returncode == 0
 
 
-def standin_is_current(docker: str, image: str) -> bool:
-    """The stand-in was built by this version of its script (an older one may lack what tests need)."""
+def standin_is_current(docker: str, image: str, scripts: tuple[Path, ...] = (STANDIN_SCRIPT,)) -> bool:
+    """The stand-in was built by this version of its scripts (an older one may lack what tests need)."""
     label = subprocess.run(
         [docker, "image", "inspect", "--format", '{{ index .Config.Labels "' + STANDIN_LABEL + '" }}', image],
         capture_output=True,
         text=True,
         check=False,
     ).stdout.strip()
-    return label == hashlib.sha256(STANDIN_SCRIPT.read_bytes()).hexdigest()
+    return label == hashlib.sha256(b"".join(script.read_bytes() for script in scripts)).hexdigest()
 
 
 def ensure_base_image(docker: str, python_version: str) -> str:
@@ -256,6 +256,33 @@ def base_image(docker):
         return cache[python_version]
 
     return _base_image
+
+
+# PostgreSQL's major version in the stand-in of the official postgres image (Debian trixie ships 17).
+POSTGRES_MAJOR = "17"
+POSTGRES_STANDIN_SCRIPTS = (
+    TEMPLATE_DIR / "scripts" / "build-standin-postgres-image.sh",
+    TEMPLATE_DIR / "scripts" / "standin-postgres-entrypoint.sh",
+)
+
+
+def ensure_postgres_image(docker: str) -> str:
+    """The official postgres image if the engine has or can pull it, else a stand-in built from Debian packages."""
+    official, standin = f"postgres:{POSTGRES_MAJOR}", f"localhost/postgres-standin:{POSTGRES_MAJOR}"
+    if image_present(docker, official):
+        return official
+    if image_present(docker, standin) and standin_is_current(docker, standin, POSTGRES_STANDIN_SCRIPTS):
+        return standin
+    if subprocess.run([docker, "pull", official], capture_output=True, check=False).returncode == 0:
+        return official
+    run([POSTGRES_STANDIN_SCRIPTS[0], POSTGRES_MAJOR, standin], cwd=TEMPLATE_DIR)
+    return standin
+
+
+@pytest.fixture(scope="session")
+def postgres_image(docker) -> str:
+    """An image with the official postgres image's interface, usable as POSTGRES_IMAGE."""
+    return ensure_postgres_image(docker)
 
 
 # Commits made by the tests, in clones of the template and in generated projects.
