@@ -560,7 +560,10 @@ def find_tree_problems(template_paths, project=Path()):
             continue
         if path in folders:
             if entry.is_symlink():
-                target = entry.resolve()
+                try:
+                    target = entry.resolve()
+                except (OSError, RuntimeError):  # a loop of links
+                    target = entry
                 if not target.is_dir() or not target.is_relative_to(root):
                     problems.append(
                         f"{path} is a symbolic link to {os.readlink(entry)}, which is "

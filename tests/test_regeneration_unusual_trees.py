@@ -92,9 +92,11 @@ def test_a_folder_where_the_template_writes_a_file_is_refused_by_name(users_proj
     assert_refused_and_unchanged(result, users_project, before, f"error: {path} is a folder in your project")
 
 
-@pytest.mark.parametrize("dangling", [True, False], ids=["dangling", "to-a-folder-outside"])
-def test_a_linked_template_folder_leading_out_of_the_project_is_refused(users_project, outside, dangling):
-    (users_project / "tests").symlink_to(outside / "missing" if dangling else outside)
+@pytest.mark.parametrize("target", ["dangling", "outside", "loop"])
+def test_a_linked_template_folder_leading_out_of_the_project_is_refused(users_project, outside, target):
+    if target == "loop":
+        (users_project / "other").symlink_to("tests")
+    (users_project / "tests").symlink_to({"dangling": outside / "missing", "outside": outside, "loop": "other"}[target])
     before, outside_before = tree_of(users_project), tree_of(outside)
 
     result = generate(users_project)
