@@ -35,6 +35,7 @@ MIRRORED = [
     "cruft>=2.16,<3",
     f"poetry-plugin-export=={COOKIECUTTER_JSON['_poetry_plugin_export_version']}",
     "click",
+    "pydantic-settings",
     "colorama",
     "pytest",
     "ruff",
