@@ -51,11 +51,10 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import template_harness  # bake(), official_or_standin_image(), the index and Poetry version
+
 TEMPLATE_DIR = Path(__file__).resolve().parents[1]
 BASELINES_DIR = Path(__file__).resolve().parent / "baselines"
-sys.path.insert(0, str(TEMPLATE_DIR / "tests"))
-
-import conftest  # noqa: E402  (tests/conftest.py: bake(), ensure_base_image(), the index and Poetry version)
 
 DEFAULT_PYTHON = "3.11"
 # Every validate_build level, cheapest first; auto and full differ only where this machine lacks something.
@@ -478,7 +477,7 @@ def log(message: str) -> None:
 
 
 def tool_env(**extra: str) -> dict:
-    return conftest.tool_environment(DOCKER_BUILDKIT="1", **extra)
+    return template_harness.tool_environment(DOCKER_BUILDKIT="1", **extra)
 
 
 def run(command: list[str], *, timeout: float = COMMAND_TIMEOUT, cwd: Path | None = None, env=None, check=True):
@@ -497,7 +496,11 @@ def run(command: list[str], *, timeout: float = COMMAND_TIMEOUT, cwd: Path | Non
 
 def docker_build(project: Project, variant: Variant, tag: str, base_image: str, *, no_cache: bool) -> Build:
     command = ["docker", "build", "--progress=plain", "--tag", tag, "--file", str(project.dockerfiles[variant.name])]
-    build_args = (f"PYTHON_IMAGE={base_image}", f"POETRY_VERSION={conftest.POETRY_VERSION}", *variant.build_args)
+    build_args = (
+        f"PYTHON_IMAGE={base_image}",
+        f"POETRY_VERSION={template_harness.POETRY_VERSION}",
+        *variant.build_args,
+    )
     command += [part for build_arg in build_args for part in ("--build-arg", build_arg)]
     if variant.target:
         command += ["--target", variant.target]
@@ -567,12 +570,12 @@ def first_200(image: str, name: str, path: str) -> tuple[float, bytes]:
 
 
 def bake_project(output_dir: Path, python_version: str, base_image: str, candidate: Path | None) -> Project:
-    log(f"baking the default project (Python {python_version}, locked against {conftest.PACKAGE_INDEX_URL})")
-    baked = conftest.bake(
+    log(f"baking the default project (Python {python_version}, locked against {template_harness.PACKAGE_INDEX_URL})")
+    baked = template_harness.bake(
         output_dir,
         python_version=python_version,
         docker_base_image=base_image,
-        package_index_url=conftest.PACKAGE_INDEX_URL,
+        package_index_url=template_harness.PACKAGE_INDEX_URL,
         lock_dependencies="yes",
     )
     if baked.returncode != 0:
@@ -780,14 +783,14 @@ def time_validation_levels(python_version: str, base_image: str, runs: int, run_
                 "project_name": slug,
                 "python_version": python_version,
                 "docker_base_image": base_image,
-                "package_index_url": conftest.PACKAGE_INDEX_URL,
+                "package_index_url": template_harness.PACKAGE_INDEX_URL,
                 "lock_dependencies": "yes",
                 "validate_build": level,
             }
             with tempfile.TemporaryDirectory(prefix="bench-validate-") as output:
                 started = time.perf_counter()
                 try:
-                    baked = conftest.bake(Path(output), **answers)
+                    baked = template_harness.bake(Path(output), **answers)
                     elapsed = time.perf_counter() - started
                 finally:
                     run(["docker", "image", "rm", "--force", f"{slug}:dev"], check=False)
@@ -795,7 +798,7 @@ def time_validation_levels(python_version: str, base_image: str, runs: int, run_
                 results[level] = {"error": bake_error(baked.output), "output": baked.output[-3000:]}
                 break
             seconds.append(elapsed)
-            steps = conftest.hook_summary(baked.stdout)
+            steps = template_harness.hook_summary(baked.stdout)
             log(f"validate_build={level}: {elapsed:.1f} s")
         else:
             results[level] = {"seconds": median(seconds), "runs": seconds, "steps": steps}
@@ -937,8 +940,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-validation", action="store_true", help="skip timing the validate_build levels")
     parser.add_argument(
         "--validation-python",
-        default=conftest.PYTHON_VERSIONS[0],
-        help=f"Python of the project the validation levels are timed on (default {conftest.PYTHON_VERSIONS[0]})",
+        default=template_harness.PYTHON_VERSIONS[0],
+        help="Python of the project the validation levels are timed on "
+        f"(default {template_harness.PYTHON_VERSIONS[0]})",
     )
     parser.add_argument("--keep", action="store_true", help="keep the baked projects and the bench-* images")
     parser.add_argument(
@@ -967,11 +971,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if shutil.which("docker") is None or not conftest.docker_engine_answers("docker"):
+    if template_harness.docker_cli() is None:
         print("error: no Docker engine answers `docker info`", file=sys.stderr)
         return 2
     run_id = uuid.uuid4().hex[:8]
-    base_image = conftest.ensure_base_image("docker", args.python)
+    base_image = template_harness.official_or_standin_image("docker", args.python)
     base_size = image_size(base_image)
     meta = {
         "date": time.strftime("%Y-%m-%d"),
@@ -979,8 +983,8 @@ def main(argv: list[str] | None = None) -> int:
         "python": args.python,
         "base_image": base_image,
         "base_image_bytes": base_size,
-        "poetry": conftest.POETRY_VERSION,
-        "package_index_url": conftest.PACKAGE_INDEX_URL,
+        "poetry": template_harness.POETRY_VERSION,
+        "package_index_url": template_harness.PACKAGE_INDEX_URL,
         "runs": args.runs,
         "cpus": os.cpu_count(),
         "generated_dockerfile_override": str(args.generated_dockerfile or ""),
@@ -996,7 +1000,7 @@ def main(argv: list[str] | None = None) -> int:
         validation = None
         if not args.no_validation:
             meta["validation_python"] = args.validation_python
-            meta["validation_base_image"] = conftest.ensure_base_image("docker", args.validation_python)
+            meta["validation_base_image"] = template_harness.official_or_standin_image("docker", args.validation_python)
             meta["validation_runs"] = args.runs
             validation = time_validation_levels(
                 args.validation_python, meta["validation_base_image"], args.runs, run_id

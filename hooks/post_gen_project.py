@@ -56,6 +56,10 @@ CRUFT_FILE = Path(".cruft.json")
 # CI keys whose values come from answers and must read as text (YAML turns unquoted 3.10, yes or 2024-01-01
 # into a number, a boolean or a date).
 TEXT_KEYS = ("image", "python-version", "IMAGE", "prefix", "PACKAGE_INDEX_NETRC")
+RERENDER_NOTE = (
+    f"post-gen hook: rendering for cruft (diff, update or create; {RENDER_MODE_VARIABLE}=create runs the "
+    "generation steps): files only, no lock, validation or git init."
+)
 
 
 class StepFailed(Exception):
@@ -536,12 +540,6 @@ def print_failure(failure):
             + " ".join(failure.command),
             file=sys.stderr,
         )
-
-
-RERENDER_NOTE = (
-    f"post-gen hook: rendering for cruft (diff, update or create; {RENDER_MODE_VARIABLE}=create runs the "
-    "generation steps): files only, no lock, validation or git init."
-)
 
 
 def run_generation_steps(answers):

@@ -10,20 +10,24 @@ from email.headerregistry import Address
 
 import pytest
 import yaml
-from conftest import (
+from markdown_it import MarkdownIt
+from packaging.version import InvalidVersion, Version
+
+from template_harness import (
     COOKIECUTTER_JSON,
+    GITHUB_WORKFLOW,
+    GITLAB_CI,
+    HADOLINT,
     HOST_PYTHON,
     PACKAGE_INDEX_URL,
     TEMPLATE_DIR,
     bake,
+    lint_workflow,
     load_hook,
-    run,
+    run_checked,
     tool_environment,
+    validate_schema,
 )
-from markdown_it import MarkdownIt
-from packaging.version import InvalidVersion, Version
-from test_ci import GITHUB_WORKFLOW, GITLAB_CI, actionlint, lint_workflow, validate_schema  # noqa: F401
-from test_dockerfile import HADOLINT
 
 pre_gen = load_hook("pre_gen_project")
 
@@ -433,7 +437,7 @@ def test_refused_names_cover_every_installed_package_module_and_command(tmp_path
         lock_dependencies="yes",
     )
     assert result.returncode == 0, result.output
-    run([poetry, "install"], cwd=result.project)
+    run_checked([poetry, "install"], cwd=result.project)
     venv = result.project / ".venv"
     locked = set(re.findall(r'^name = "([^"]+)"$', (result.project / "poetry.lock").read_text(), re.MULTILINE))
     (site_packages,) = venv.glob("lib/python*/site-packages")
@@ -571,7 +575,7 @@ def test_valid_edge_case_renders_intact_and_passes_the_linters(tmp_path, answers
     assert validated.returncode == 0, validated.stdout + validated.stderr
 
 
-def test_the_longest_slug_passes_actionlint(tmp_path, actionlint):  # noqa: F811
+def test_the_longest_slug_passes_actionlint(tmp_path, actionlint):
     result = bake(tmp_path, ci_provider="github", project_name=LONG_NAME)
     assert result.returncode == 0, result.output
     (project,) = tmp_path.iterdir()

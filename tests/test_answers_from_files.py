@@ -9,7 +9,8 @@ import sys
 import tomllib
 
 import pytest
-from conftest import FAST_ANSWERS, TEMPLATE_DIR, tool_environment
+
+from template_harness import FAST_ANSWERS, TEMPLATE_DIR, tool_environment
 
 QUOTE_IT = "quote it"
 # (default_context lines of a YAML config file, the field the error names, what it says of the value).

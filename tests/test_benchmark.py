@@ -9,7 +9,8 @@ import tomllib
 import uuid
 
 import pytest
-from conftest import TEMPLATE_DIR
+
+from template_harness import TEMPLATE_DIR
 
 spec = importlib.util.spec_from_file_location("docker_build", TEMPLATE_DIR / "benchmarks" / "docker_build.py")
 bench = importlib.util.module_from_spec(spec)

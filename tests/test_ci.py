@@ -7,28 +7,38 @@ the scripts that matter (reading the Poetry version, the smoke test, the label f
 import re
 import shutil
 import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import (
+
+from template_harness import (
+    CI_OPTIONS,
+    GITHUB_OPTIONS,
+    GITHUB_WORKFLOW,
+    GITLAB_CI,
+    GITLAB_OPTIONS,
     OPTION_MATRIX,
     POETRY_VERSION,
     PYTHON_VERSIONS,
     TEMPLATE_DIR,
+    TEMPLATE_WORKFLOW,
     Bake,
+    assert_main_ci_file_is_valid,
     bake,
+    gitlab_poetry_version_lines,
+    lint_workflow,
+    load_yaml,
     matrix_id,
-    tool_environment,
+    poe_tasks,
+    run_bash,
+    validate_schema,
+    workflow_triggers,
 )
 
-GITHUB_WORKFLOW = Path(".github/workflows/ci.yml")
 DEPENDABOT = Path(".github/dependabot.yml")
-GITLAB_CI = Path(".gitlab-ci.yml")
 CI_FILES = {"github": [GITHUB_WORKFLOW, DEPENDABOT], "gitlab": [GITLAB_CI], "none": []}
-TEMPLATE_WORKFLOW = TEMPLATE_DIR / ".github" / "workflows" / "template.yml"
 # Free text with what YAML, GitHub expressions (${{ }}) and GitLab variables ($VAR) would interpret.
 TRICKY_TEXT = {
     "project_name": 'Café "Q" \\ {{x}} ${{ y }} $HOME',
@@ -36,59 +46,6 @@ TRICKY_TEXT = {
 }
 # What a developer's tools would be if CI ran them directly instead of through poe.
 DIRECT_TOOL = re.compile(r"(?<![\w-])(ruff|mypy|pytest)(?![\w-])")
-
-
-def options_with(**fixed: str) -> list[dict]:
-    return [options for options in OPTION_MATRIX if all(options[key] == value for key, value in fixed.items())]
-
-
-GITHUB_OPTIONS = options_with(ci_provider="github")
-GITLAB_OPTIONS = options_with(ci_provider="gitlab")
-CI_OPTIONS = GITHUB_OPTIONS + GITLAB_OPTIONS
-
-
-@pytest.fixture(scope="session")
-def actionlint() -> list[str]:
-    """The actionlint command, with shellcheck checking every `run:` script (both are dev dependencies)."""
-    actionlint, shellcheck = shutil.which("actionlint"), shutil.which("shellcheck")
-    if actionlint is None or shellcheck is None:
-        pytest.fail("actionlint and shellcheck are dev dependencies of the template: run `poetry install`")
-    return [actionlint, f"-shellcheck={shellcheck}", "-pyflakes=", "-oneline", "-no-color"]
-
-
-def lint_workflow(actionlint: list[str], workflow: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*actionlint, workflow.name], cwd=workflow.parent, capture_output=True, text=True, env=tool_environment()
-    )
-
-
-def validate_schema(schema: str, path: Path) -> subprocess.CompletedProcess:
-    """check-jsonschema with one of its vendored schemas (vendor.gitlab-ci, vendor.dependabot)."""
-    return subprocess.run(
-        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, str(path)],
-        capture_output=True,
-        text=True,
-        env=tool_environment(),
-    )
-
-
-def assert_main_ci_file_is_valid(actionlint: list[str], provider: str, project: Path) -> None:
-    """The provider's main CI file passes actionlint (GitHub) or GitLab's schema."""
-    if provider == "github":
-        linted = lint_workflow(actionlint, project / GITHUB_WORKFLOW)
-        assert linted.returncode == 0, linted.stdout + linted.stderr
-    else:
-        validated = validate_schema("vendor.gitlab-ci", project / GITLAB_CI)
-        assert validated.returncode == 0, validated.stdout + validated.stderr
-
-
-def load_yaml(path: Path) -> dict:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
-
-
-def workflow_triggers(workflow: dict) -> dict:
-    # YAML 1.1 reads the key `on` as the boolean true.
-    return workflow.get("on", workflow.get(True))
 
 
 def github_steps(workflow: dict) -> list[dict]:
@@ -114,30 +71,6 @@ def ci_scripts(project: Path, provider: str) -> list[str]:
     if provider == "github":
         return [step["run"] for step in github_steps(load_yaml(project / GITHUB_WORKFLOW)) if "run" in step]
     return gitlab_scripts(load_yaml(project / GITLAB_CI))
-
-
-def gitlab_poetry_version_lines(script: list[str]) -> list[str]:
-    """The check job's lines that read and test POETRY_VERSION before installing Poetry.
-
-    Only those: the others would create /opt/poetry on this machine.
-    """
-    install_at = next(index for index, line in enumerate(script) if "pip install" in line)
-    return [line for line in script[:install_at] if "POETRY_VERSION" in line]
-
-
-def poe_tasks(pyproject: Path) -> set[str]:
-    return set(tomllib.loads(pyproject.read_text(encoding="utf-8"))["tool"]["poe"]["tasks"])
-
-
-def run_bash(script: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
-    """Run a CI script with bash the way GitHub's runner does (-e, -o pipefail, no profile)."""
-    return subprocess.run(
-        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env=tool_environment(**env),
-    )
 
 
 def github_output(script: str, cwd: Path, tmp_path: Path, **env: str) -> str:

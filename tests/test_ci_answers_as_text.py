@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import COOKIECUTTER_JSON, bake, hook_summary, load_hook
+
+from template_harness import COOKIECUTTER_JSON, bake, hook_summary, load_hook
 
 CI_FILES = {
     "github": [".github/workflows/ci.yml", ".github/workflows/template-update.yml", ".github/dependabot.yml"],

@@ -12,8 +12,17 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import remove_images_named, run, tool_environment
-from test_docker import bake_locked, build_step_states, docker_build, python_in_image, step_state
+
+from template_harness import (
+    bake_locked,
+    build_step_states,
+    buildkit_build,
+    python_in_image,
+    remove_images_named,
+    run_checked,
+    step_state,
+    tool_environment,
+)
 
 pytestmark = pytest.mark.docker
 
@@ -75,7 +84,7 @@ def project(locked_project, tmp_path) -> Path:
 
 def build(docker: str, project: Path, tag: str, *args: str) -> str:
     """docker build --tag PREFIX-cli:TAG; returns the plain progress output."""
-    return docker_build(docker, project, "--tag", f"{SLUG}:{tag}", *args).stderr
+    return buildkit_build(docker, project, "--tag", f"{SLUG}:{tag}", *args).stderr
 
 
 def python_in(docker: str, tag: str, code: str, *args: str) -> str:
@@ -87,7 +96,7 @@ def relock(poetry: str, project: Path, *requirements: str) -> None:
     text = pyproject.read_text(encoding="utf-8")
     added = "".join(f'    "{requirement}",\n' for requirement in requirements)
     pyproject.write_text(text.replace("dependencies = [\n", f"dependencies = [\n{added}", 1), encoding="utf-8")
-    run([poetry, "lock"], cwd=project, env=tool_environment(POETRY_VIRTUALENVS_CREATE="false"))
+    run_checked([poetry, "lock"], cwd=project, env=tool_environment(POETRY_VIRTUALENVS_CREATE="false"))
 
 
 def mark_changed(project: Path, token: str) -> None:

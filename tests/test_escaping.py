@@ -12,9 +12,9 @@ import tomllib
 
 import pytest
 import yaml
-from conftest import TEMPLATE_DIR, run, tool_environment
 from markdown_it import MarkdownIt
-from test_dockerfile import HADOLINT
+
+from template_harness import HADOLINT, TEMPLATE_DIR, run_checked, tool_environment
 
 spec = importlib.util.spec_from_file_location("template_extensions", TEMPLATE_DIR / "template_extensions.py")
 template_extensions = importlib.util.module_from_spec(spec)
@@ -68,9 +68,11 @@ def test_dockerfile_labels_reach_the_image_as_typed(docker, tmp_path):
     (tmp_path / "Dockerfile").write_text(labels_dockerfile("scratch"), encoding="utf-8")
     image = f"template-escaping-test:{tmp_path.name.lower()}"
     env = tool_environment(DOCKER_BUILDKIT="1")
-    run([docker, "build", "--quiet", "--tag", image, "."], cwd=tmp_path, env=env)
+    run_checked([docker, "build", "--quiet", "--tag", image, "."], cwd=tmp_path, env=env)
     try:
-        inspected = run([docker, "image", "inspect", "--format", "{{json .Config.Labels}}", image], cwd=tmp_path)
+        inspected = run_checked(
+            [docker, "image", "inspect", "--format", "{{json .Config.Labels}}", image], cwd=tmp_path
+        )
     finally:
         subprocess.run([docker, "image", "rm", "--force", image], capture_output=True, check=False)
 

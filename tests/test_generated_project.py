@@ -8,7 +8,8 @@ import time
 import urllib.request
 
 import pytest
-from conftest import COOKIECUTTER_JSON, HOST_PYTHON, PACKAGE_INDEX_URL, bake, run, tool_environment
+
+from template_harness import COOKIECUTTER_JSON, HOST_PYTHON, PACKAGE_INDEX_URL, bake, run_checked, tool_environment
 
 pytestmark = pytest.mark.slow
 
@@ -31,14 +32,16 @@ def locked_project(request, tmp_path_factory, poetry):
 
 
 def test_lock_matches_pyproject(locked_project, poetry):
-    run([poetry, "check", "--lock"], cwd=locked_project, env=tool_environment(POETRY_VIRTUALENVS_CREATE="false"))
+    run_checked(
+        [poetry, "check", "--lock"], cwd=locked_project, env=tool_environment(POETRY_VIRTUALENVS_CREATE="false")
+    )
     assert "generated without one" not in (locked_project / "README.md").read_text(encoding="utf-8")
 
 
 def test_project_installs_and_passes_its_own_gate(locked_project, poetry):
-    run([poetry, "install"], cwd=locked_project)
+    run_checked([poetry, "install"], cwd=locked_project)
 
-    check = run([poetry, "run", "poe", "check"], cwd=locked_project)
+    check = run_checked([poetry, "run", "poe", "check"], cwd=locked_project)
 
     passed = re.search(r"(\d+) passed", check.stdout)
     assert passed, check.stdout
@@ -49,9 +52,11 @@ def test_project_installs_and_passes_its_own_gate(locked_project, poetry):
 
 def test_readme_run_command_works(locked_project, poetry):
     """`poetry run python -m my_service`, as the README says (the Docker commands: the docker tier)."""
-    run([poetry, "install"], cwd=locked_project)
+    run_checked([poetry, "install"], cwd=locked_project)
     if (locked_project / "src" / "my_service" / "cli.py").exists():
-        result = run([poetry, "run", "python", "-m", "my_service", "greet", "Ada", "--shout"], cwd=locked_project)
+        result = run_checked(
+            [poetry, "run", "python", "-m", "my_service", "greet", "Ada", "--shout"], cwd=locked_project
+        )
         assert result.stdout == "HELLO, ADA!\n"
         return
     port = free_port()

@@ -19,8 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import remove_images_named, run, tool_environment
-from test_docker import bake_locked, build_step_states, step_state
+
+from template_harness import (
+    bake_locked,
+    build_step_states,
+    remove_images_named,
+    run_checked,
+    step_state,
+    tool_environment,
+)
 
 pytestmark = pytest.mark.docker
 
@@ -81,7 +88,7 @@ def project(locked_project, tmp_path, request) -> Project:
 def build(docker: str, project: Project, *args: str, target: str | None = None) -> str:
     """docker build, as poe docker-build runs it; returns BuildKit's plain progress output."""
     targeting = ["--target", target] if target else []
-    completed = run(
+    completed = run_checked(
         [docker, "build", "--tag", project.image, *targeting, *args, "."],
         cwd=project.path,
         env=tool_environment(DOCKER_BUILDKIT="1", BUILDKIT_PROGRESS="plain"),
@@ -90,7 +97,7 @@ def build(docker: str, project: Project, *args: str, target: str | None = None) 
 
 
 def relock(poetry: str, project: Project) -> None:
-    run([poetry, "lock"], cwd=project.path)
+    run_checked([poetry, "lock"], cwd=project.path)
 
 
 def set_dockerfile_argument(project: Project, name: str, value: str) -> None:
@@ -114,13 +121,13 @@ def add_runtime_files(project: Project, *paths: str) -> None:
 
 def in_image(docker: str, image: str, *command: str, user: str | None = None, options: tuple = ()) -> str:
     as_user = ["--user", user] if user else []
-    return run(
+    return run_checked(
         [docker, "run", "--rm", *as_user, *options, "--entrypoint", command[0], image, *command[1:]], cwd=Path.cwd()
     ).stdout
 
 
 def smoke_test(project: Project, *docker_options: str) -> str:
-    return run(["sh", "scripts/docker-smoke-test.sh", project.image, *docker_options], cwd=project.path).stdout
+    return run_checked(["sh", "scripts/docker-smoke-test.sh", project.image, *docker_options], cwd=project.path).stdout
 
 
 def change_one_line_of_code(project: Project, module: str) -> None:
@@ -305,18 +312,20 @@ def poll(condition, seconds: float) -> bool:
 
 
 def remove_containers_of(docker: str, image: str) -> None:
-    listed = run([docker, "ps", "--all", "--quiet", "--filter", f"ancestor={image}"], cwd=Path.cwd()).stdout.split()
+    listed = run_checked(
+        [docker, "ps", "--all", "--quiet", "--filter", f"ancestor={image}"], cwd=Path.cwd()
+    ).stdout.split()
     if listed:
         subprocess.run([docker, "rm", "--force", *listed], capture_output=True, check=False)
 
 
 def test_poe_docker_run_gives_an_env_file_to_the_app(docker, poetry, project, tmp_path):
     build(docker, project)
-    run([docker, "tag", project.image, f"{SLUG}:dev"], cwd=project.path)
+    run_checked([docker, "tag", project.image, f"{SLUG}:dev"], cwd=project.path)
     env_file = tmp_path / "settings.env"
     env_file.write_text("HEALTH_PATH=/ready\nLOG_LEVEL=warning\n", encoding="utf-8")
     port = free_port()
-    run([poetry, "install", "--only", "dev"], cwd=project.path)
+    run_checked([poetry, "install", "--only", "dev"], cwd=project.path)
     server = subprocess.Popen(
         [poetry, "run", "poe", "docker-run", "--env-file", str(env_file), "--port", str(port)],
         cwd=project.path,
@@ -376,14 +385,14 @@ def test_the_test_stage_takes_its_settings_from_an_env_file_kept_in_no_layer(doc
     )
     env_file = tmp_path / "test.env"
     env_file.write_text(f"SERVICE_BASE_URL={secret}\n", encoding="utf-8")
-    run([poetry, "install", "--only", "dev"], cwd=project.path)
+    run_checked([poetry, "install", "--only", "dev"], cwd=project.path)
 
-    completed = run(
+    completed = run_checked(
         [poetry, "run", "poe", "docker-test", "--env-file", str(env_file)],
         cwd=project.path,
         env=tool_environment(BUILDKIT_PROGRESS="plain"),
     )
-    history = run([docker, "history", "--no-trunc", f"{SLUG}:test"], cwd=project.path).stdout
+    history = run_checked([docker, "history", "--no-trunc", f"{SLUG}:test"], cwd=project.path).stdout
     saved = subprocess.run([docker, "save", f"{SLUG}:test"], capture_output=True, check=True).stdout
     subprocess.run([docker, "image", "rm", "--force", f"{SLUG}:test"], capture_output=True, check=False)
 

@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import (
+
+from template_harness import (
     FAST_ANSWERS,
     bake,
     commit_all,
@@ -20,7 +21,7 @@ from conftest import (
     git,
     hook_summary,
     load_hook,
-    run,
+    run_checked,
     tool_environment,
 )
 
@@ -59,7 +60,7 @@ def committed_project(project: Path) -> Path:
 
 
 def changed_paths(repository: Path) -> set[str]:
-    status = run(["git", "status", "--porcelain", "--untracked-files=all"], repository).stdout
+    status = run_checked(["git", "status", "--porcelain", "--untracked-files=all"], repository).stdout
     return {line[3:] for line in status.splitlines()}
 
 
@@ -124,7 +125,7 @@ def test_a_relative_template_path_is_recorded_absolute_with_a_note_on_sharing(ow
     answers = " ".join(f"{key}={value}" for key, value in FAST_ANSWERS.items())
 
     # From a shell, which keeps PWD: the folder a relative template path is relative to.
-    completed = run(
+    completed = run_checked(
         [
             "bash",
             "-c",

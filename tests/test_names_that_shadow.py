@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import COOKIECUTTER_JSON, STANDIN_PYTHON_VERSIONS, bake, load_hook
+
+from template_harness import COOKIECUTTER_JSON, STANDIN_PYTHON_VERSIONS, bake, load_hook
 
 pre_gen = load_hook("pre_gen_project")
 PYTHON_VERSIONS = COOKIECUTTER_JSON["python_version"]

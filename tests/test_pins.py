@@ -3,7 +3,8 @@
 import json
 
 import pytest
-from conftest import bake, commit_all, cruft, git, load_hook
+
+from template_harness import bake, commit_all, cruft, git, load_hook
 
 pre_gen = load_hook("pre_gen_project")
 

@@ -21,8 +21,18 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import COOKIECUTTER_JSON, HOST_PYTHON, bake, run, tool_environment
-from test_ci import GITHUB_WORKFLOW, GITLAB_CI, actionlint, assert_main_ci_file_is_valid, load_yaml  # noqa: F401
+
+from template_harness import (
+    COOKIECUTTER_JSON,
+    GITHUB_WORKFLOW,
+    GITLAB_CI,
+    HOST_PYTHON,
+    assert_main_ci_file_is_valid,
+    bake,
+    load_yaml,
+    run_checked,
+    tool_environment,
+)
 
 USERNAME = "ci-reader"
 SECRET_NAME = "netrc"
@@ -67,13 +77,13 @@ def build_private_package(poetry: str, workdir: Path, packages: Path) -> None:
         '[build-system]\nrequires = ["poetry-core>=2.0,<3.0"]\nbuild-backend = "poetry.core.masonry.api"\n',
         encoding="utf-8",
     )
-    run([poetry, "build", "--format", "wheel", "--output", str(packages)], cwd=source)
+    run_checked([poetry, "build", "--format", "wheel", "--output", str(packages)], cwd=source)
 
 
 def mirror_public_packages(packages: Path) -> None:
     """Wheels for Linux x86-64 and CPython HOST_PYTHON, as a PyPI proxy in front of a team's builds holds."""
     platforms = [arg for tag in ("manylinux_2_17_x86_64", "manylinux_2_28_x86_64") for arg in ("--platform", tag)]
-    run(
+    run_checked(
         [
             *(sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(packages), "--only-binary=:all:"),
             *("--python-version", HOST_PYTHON, "--implementation", "cp", *platforms, *MIRRORED),
@@ -155,7 +165,7 @@ def files_holding(root: Path, token: str) -> list[str]:
 def layers_holding(docker: str, image: str, token: str, workdir: Path) -> tuple[int, list[str]]:
     """(how many layer tars were read, the members of `docker save IMAGE` whose bytes hold the token)."""
     archive = workdir / f"{uuid.uuid4().hex}.tar"
-    run([docker, "save", "--output", str(archive), image], cwd=workdir)
+    run_checked([docker, "save", "--output", str(archive), image], cwd=workdir)
     needle, layers, holding = token.encode(), 0, []
     with tarfile.open(archive) as saved:
         for member in saved.getmembers():
@@ -192,9 +202,11 @@ def test_a_private_index_serves_lock_install_and_image_and_the_token_is_nowhere(
     )
     assert result.returncode == 0, result.output
     project = result.project
-    run([poetry, "add", f"{PRIVATE_PACKAGE}==1.0.0"], cwd=project, env=env)
-    run([poetry, "install"], cwd=project, env=env)
-    greeting = run([poetry, "run", "python", "-c", "import private_greeting as p; print(p.greet('Ada'))"], cwd=project)
+    run_checked([poetry, "add", f"{PRIVATE_PACKAGE}==1.0.0"], cwd=project, env=env)
+    run_checked([poetry, "install"], cwd=project, env=env)
+    greeting = run_checked(
+        [poetry, "run", "python", "-c", "import private_greeting as p; print(p.greet('Ada'))"], cwd=project
+    )
     assert greeting.stdout.strip() == "Hello from the private index, Ada"
 
     build_tmp = tmp_path / "build-tmp"
@@ -203,17 +215,17 @@ def test_a_private_index_serves_lock_install_and_image_and_the_token_is_nowhere(
     images = {"runtime": f"{slug}:dev", "test": f"{slug}:test"}
     images |= {stage: f"{slug}:{stage}" for stage in ("poetry", "dependencies")}
     try:
-        run([poetry, "run", "poe", "docker-build", "--network", "host"], cwd=project, env=build_env)
-        run([poetry, "run", "poe", "docker-test", "--network", "host"], cwd=project, env=build_env)
+        run_checked([poetry, "run", "poe", "docker-build", "--network", "host"], cwd=project, env=build_env)
+        run_checked([poetry, "run", "poe", "docker-test", "--network", "host"], cwd=project, env=build_env)
         for stage in ("poetry", "dependencies"):
             build = ["sh", "scripts/docker-build.sh", "--network", "host", "--target", stage]
-            run([*build, "--tag", images[stage], "."], cwd=project, env=build_env)
+            run_checked([*build, "--tag", images[stage], "."], cwd=project, env=build_env)
         assert list(build_tmp.iterdir()) == [], "the temporary netrc outlived the build"
         # What CI stores of the builds: the cache mounts, which held the authenticated downloads.
         saved = tmp_path / "cache-mounts"
-        run(["sh", "scripts/docker-cache-mounts.sh", "save", str(saved)], cwd=project, env=build_env)
+        run_checked(["sh", "scripts/docker-cache-mounts.sh", "save", str(saved)], cwd=project, env=build_env)
 
-        imported = run(
+        imported = run_checked(
             [docker, "run", "--rm", "--entrypoint", "python", images["runtime"], "-c", "import private_greeting"],
             cwd=project,
         )
@@ -222,9 +234,9 @@ def test_a_private_index_serves_lock_install_and_image_and_the_token_is_nowhere(
             layers, holding = layers_holding(docker, image, token, tmp_path)
             assert layers > 0, f"no layer of {image} was read"
             assert holding == [], f"the token is in the {stage} stage's layers"
-            history = run([docker, "history", "--no-trunc", "--format", "{{.CreatedBy}}", image], cwd=project)
+            history = run_checked([docker, "history", "--no-trunc", "--format", "{{.CreatedBy}}", image], cwd=project)
             assert token not in history.stdout, f"the token is in the {stage} stage's docker history"
-            inspected = run([docker, "image", "inspect", image], cwd=project)
+            inspected = run_checked([docker, "image", "inspect", image], cwd=project)
             assert token not in inspected.stdout, f"the token is in the {stage} stage's config or labels"
     finally:
         subprocess.run([docker, "rmi", "--force", *images.values()], capture_output=True, check=False)
@@ -281,7 +293,7 @@ def index_project(request, baked_project):
     return request.param, baked_project({**INDEX_ANSWERS, "ci_provider": request.param})
 
 
-def test_ci_with_a_package_index_passes_its_linters(index_project, actionlint):  # noqa: F811 (test_ci's fixture)
+def test_ci_with_a_package_index_passes_its_linters(index_project, actionlint):
     provider, project = index_project
     assert_main_ci_file_is_valid(actionlint, provider, project)
 

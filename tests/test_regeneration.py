@@ -8,7 +8,8 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import bake, load_hook, tool_environment
+
+from template_harness import bake, load_hook, tool_environment
 
 pre_gen = load_hook("pre_gen_project")
 post_gen = load_hook("post_gen_project")

@@ -12,7 +12,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import FAST_ANSWERS, bake, commit_all, load_hook
+
+from template_harness import FAST_ANSWERS, bake, commit_all, load_hook
 
 pre_gen = load_hook("pre_gen_project")
 PROJECT = "my-service"

@@ -5,8 +5,9 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import COOKIECUTTER_JSON, OPTION_MATRIX, POETRY_VERSION, TEMPLATE_DIR, bake, load_hook, matrix_id
 from markdown_it import MarkdownIt
+
+from template_harness import COOKIECUTTER_JSON, OPTION_MATRIX, POETRY_VERSION, TEMPLATE_DIR, bake, load_hook, matrix_id
 
 UNRENDERED = re.compile(r"\{%|%\}|\{\{\s*cookiecutter|cookiecutter\.|(?<!\$)\{\{(?!\.)")
 # Text with every character class that breaks naive templating: quotes, backslashes, braces, $ and non-ASCII.

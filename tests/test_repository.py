@@ -1,10 +1,18 @@
-"""The template repository's own contract: the README's two set-up commands and its answers table."""
+"""The template repository's own contract: the README's two set-up commands, and the answers table in docs/."""
 
 import re
 import subprocess
 
 import pytest
-from conftest import COOKIECUTTER_JSON, HOST_PYTHON, PACKAGE_INDEX_URL, QUESTIONS, TEMPLATE_DIR, tool_environment
+
+from template_harness import (
+    COOKIECUTTER_JSON,
+    HOST_PYTHON,
+    PACKAGE_INDEX_URL,
+    QUESTIONS,
+    TEMPLATE_DIR,
+    tool_environment,
+)
 
 README = (TEMPLATE_DIR / "README.md").read_text(encoding="utf-8")
 
@@ -24,8 +32,11 @@ def test_readme_has_two_setup_commands_and_ci_runs_the_test_one():
     assert test in (TEMPLATE_DIR / ".ci" / "run").read_text(encoding="utf-8").splitlines()
 
 
-def test_readme_answers_table_lists_every_question():
-    answers_section = README[README.index("## Answers") : README.index("## Validation")]
+def test_the_answers_table_lists_every_question():
+    answers_doc = (TEMPLATE_DIR / "docs" / "answers.md").read_text(encoding="utf-8")
+    answers_section = answers_doc[
+        answers_doc.index("<!-- BEGIN generated: answers -->") : answers_doc.index("<!-- END generated: answers -->")
+    ]
     rows = re.findall(r"^\| `([a-z_]+)`(?:, `([a-z_]+)`)? \|", answers_section, re.MULTILINE)
 
     assert {name for row in rows for name in row if name} == set(QUESTIONS)

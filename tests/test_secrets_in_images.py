@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
-from conftest import PACKAGE_INDEX_URL, bake, load_hook, remove_images_named, run, tool_environment
+
+from template_harness import PACKAGE_INDEX_URL, bake, load_hook, remove_images_named, run_checked, tool_environment
 
 PREFIX = f"template-secrets-{uuid.uuid4().hex[:8]}"
 MARKER = f"do-not-ship-{uuid.uuid4().hex}"
@@ -87,7 +88,7 @@ def planted(docker, base_image, tmp_path_factory):
 
 
 def build(docker: str, project: Path, *arguments: str, dockerfile: str | None = None) -> None:
-    run(
+    run_checked(
         [docker, "build", *arguments, *(["--file", "-"] if dockerfile else []), "."],
         cwd=project,
         env=tool_environment(DOCKER_BUILDKIT="1", BUILDKIT_PROGRESS="plain"),
@@ -133,7 +134,7 @@ def test_the_app_reads_its_package_data_in_the_image(docker, planted):
         "print(importlib.resources.files(sys.argv[1]).joinpath('sql/schema.sql').read_text(), end='')"
     )
 
-    read = run([docker, "run", "--rm", "--entrypoint", "python", image, "-c", code, package], cwd=Path.cwd())
+    read = run_checked([docker, "run", "--rm", "--entrypoint", "python", image, "-c", code, package], cwd=Path.cwd())
 
     assert read.stdout == "-- schema.sql: ships\n"
 

@@ -6,7 +6,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import run
+
+from template_harness import run_checked
 
 pytestmark = pytest.mark.docker
 
@@ -35,12 +36,14 @@ def container_name(docker):
 def test_postgres_creates_the_user_and_database_it_is_given(docker, postgres_image, container_name):
     password = "s3cret 'quoted' \"too\" $HOME"
     environment = ["--env", f"POSTGRES_PASSWORD={password}", "--env", "POSTGRES_USER=app", "--env", "POSTGRES_DB=notes"]
-    run([docker, "run", "--detach", "--name", container_name, *environment, postgres_image], cwd=Path.cwd())
+    run_checked([docker, "run", "--detach", "--name", container_name, *environment, postgres_image], cwd=Path.cwd())
     wait_until_ready(docker, container_name, "--username", "app", "--dbname", "notes")
 
     query = "SELECT current_user || ' ' || current_database()"
     psql = [docker, "exec", "--env", f"PGPASSWORD={password}", container_name, "psql", "--host", "127.0.0.1"]
-    answer = run([*psql, "--username", "app", "--dbname", "notes", "--tuples-only", "--command", query], Path.cwd())
+    answer = run_checked(
+        [*psql, "--username", "app", "--dbname", "notes", "--tuples-only", "--command", query], Path.cwd()
+    )
     wrong = subprocess.run(
         [docker, "exec", "--env", "PGPASSWORD=wrong", container_name, "psql", "--host", "127.0.0.1", "--username",
          "app", "--dbname", "notes", "--command", "SELECT 1"],
@@ -54,7 +57,7 @@ def test_postgres_creates_the_user_and_database_it_is_given(docker, postgres_ima
 
 def test_postgres_refuses_to_start_without_a_password(docker, postgres_image, container_name):
     subprocess.run([docker, "run", "--name", container_name, postgres_image], capture_output=True, check=False)
-    state = run([docker, "inspect", "--format", "{{.State.ExitCode}}", container_name], cwd=Path.cwd()).stdout
+    state = run_checked([docker, "inspect", "--format", "{{.State.ExitCode}}", container_name], cwd=Path.cwd()).stdout
     logs = subprocess.run([docker, "logs", container_name], capture_output=True, text=True, check=False)
 
     assert state.strip() != "0"
@@ -63,11 +66,13 @@ def test_postgres_refuses_to_start_without_a_password(docker, postgres_image, co
 
 def test_postgres_shuts_down_fast_on_docker_stop(docker, postgres_image, container_name):
     environment = ["--env", "POSTGRES_PASSWORD=x"]
-    run([docker, "run", "--detach", "--name", container_name, *environment, postgres_image], cwd=Path.cwd())
+    run_checked([docker, "run", "--detach", "--name", container_name, *environment, postgres_image], cwd=Path.cwd())
     wait_until_ready(docker, container_name)
 
-    run([docker, "stop", container_name], cwd=Path.cwd())
-    exit_code = run([docker, "inspect", "--format", "{{.State.ExitCode}}", container_name], cwd=Path.cwd()).stdout
+    run_checked([docker, "stop", container_name], cwd=Path.cwd())
+    exit_code = run_checked(
+        [docker, "inspect", "--format", "{{.State.ExitCode}}", container_name], cwd=Path.cwd()
+    ).stdout
     logs = subprocess.run([docker, "logs", container_name], capture_output=True, text=True, check=False)
 
     assert exit_code.strip() == "0"

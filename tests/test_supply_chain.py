@@ -11,16 +11,20 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import POETRY_VERSION, TEMPLATE_DIR, matrix_id, run
-from test_ci import (
+
+from template_harness import (
     CI_OPTIONS,
     GITHUB_OPTIONS,
     GITHUB_WORKFLOW,
     GITLAB_CI,
+    POETRY_VERSION,
+    TEMPLATE_DIR,
     TEMPLATE_WORKFLOW,
     gitlab_poetry_version_lines,
     load_yaml,
+    matrix_id,
     run_bash,
+    run_checked,
 )
 
 USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<reference>\S+)(?P<comment>.*)$")
@@ -100,9 +104,27 @@ def test_generated_projects_install_the_pinned_poetry_by_hash(baked_project):
     project = baked_project({"app_type": "cli", "ci_provider": "github"})
     found = requirements_with_hashes((project / REQUIREMENTS).read_text(encoding="utf-8"))
 
-    assert f"poetry=={POETRY_VERSION}" in found, "run `poetry run poe lock-poetry` after changing _poetry_version"
+    assert f"poetry=={POETRY_VERSION}" in found, "run `poetry run poe lock-poetry` after changing poetry_version"
     assert len(found) > 10
     assert all(count > 0 for count in found.values())
+
+
+def test_this_repositorys_ci_installs_poetry_by_hash():
+    """.ci/run and the template's workflow install Poetry from the hashed requirements generated CI uses, after
+    checking the file is for cookiecutter.json's Poetry."""
+    ci_run = (TEMPLATE_DIR / ".ci" / "run").read_text(encoding="utf-8")
+    workflow = TEMPLATE_WORKFLOW.read_text(encoding="utf-8")
+    shipped = f"{{{{cookiecutter.project_slug}}}}/{REQUIREMENTS}"
+
+    assert f"poetry_requirements='{shipped}'" in ci_run
+    assert 'grep -q "^poetry==$poetry_version " "$poetry_requirements"' in ci_run
+    assert '/opt/poetry/bin/pip install --quiet --require-hashes -r "$poetry_requirements"' in ci_run
+    assert f'requirements="{shipped}"' in workflow
+    assert '"$RUNNER_TEMP/poetry/bin/pip" install --quiet --require-hashes -r "$requirements"' in workflow
+    assert [line.strip() for line in (ci_run + workflow).splitlines() if re.search(r'pip"? install', line)] == [
+        '/opt/poetry/bin/pip install --quiet --require-hashes -r "$poetry_requirements"',
+        '"$RUNNER_TEMP/poetry/bin/pip" install --quiet --require-hashes -r "$requirements"',
+    ]
 
 
 @pytest.mark.parametrize("options", CI_OPTIONS, ids=matrix_id)
@@ -129,14 +151,14 @@ def test_the_hashed_requirements_install_poetry_and_a_wrong_hash_is_refused(bake
     project = baked_project({"app_type": "cli", "ci_provider": "gitlab"})
     requirements = (project / REQUIREMENTS).read_text(encoding="utf-8")
     venv = tmp_path / "poetry"
-    run([sys.executable, "-m", "venv", str(venv)], cwd=tmp_path)
+    run_checked([sys.executable, "-m", "venv", str(venv)], cwd=tmp_path)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--require-hashes", "-r"]
 
     tampered = tmp_path / "tampered.txt"
     tampered.write_text(re.sub(r"sha256:[0-9a-f]{64}", "sha256:" + "0" * 64, requirements), encoding="utf-8")
     refused = subprocess.run([*pip, str(tampered)], cwd=tmp_path, capture_output=True, text=True, check=False)
-    run([*pip, str(project / REQUIREMENTS)], cwd=tmp_path)
-    version = run([str(venv / "bin" / "poetry"), "--version"], cwd=tmp_path)
+    run_checked([*pip, str(project / REQUIREMENTS)], cwd=tmp_path)
+    version = run_checked([str(venv / "bin" / "poetry"), "--version"], cwd=tmp_path)
 
     assert refused.returncode != 0
     assert "THESE PACKAGES DO NOT MATCH THE HASHES" in refused.stderr

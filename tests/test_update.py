@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import (
+
+from template_harness import (
     FAST_ANSWERS,
     HOST_PYTHON,
     PACKAGE_INDEX_URL,
@@ -21,7 +22,7 @@ from conftest import (
     commit_all,
     cruft,
     git,
-    run,
+    run_checked,
     tool_environment,
 )
 
@@ -98,8 +99,8 @@ def generated_project(template_clone, tmp_path_factory, poetry) -> Path:
     result = bake(tmp_path_factory.mktemp("generated"), template=template_clone, **LOCKED_ANSWERS)
     assert result.returncode == 0, result.output
     commit_all(result.project, "Generated from the template")
-    run([poetry, "install"], result.project)
-    run([poetry, "run", "poe", "check"], result.project)
+    run_checked([poetry, "install"], result.project)
+    run_checked([poetry, "run", "poe", "check"], result.project)
     return result.project
 
 
@@ -113,7 +114,7 @@ def teams_project(generated_project, own_template_clone, tmp_path, poetry) -> Pa
     state["template"] = str(own_template_clone)
     (project / ".cruft.json").write_text(json.dumps(state, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     commit_all(project, "Point .cruft.json at the template's shared location")
-    run([poetry, "install"], project)
+    run_checked([poetry, "install"], project)
     return project
 
 
@@ -130,7 +131,7 @@ def test_a_project_in_use_is_up_to_date_and_without_drift(generated_project):
 
 
 def test_update_merges_the_template_changes_and_keeps_the_teams_edits(teams_project, own_template_clone, poetry):
-    run([poetry, "add", "--lock", "structlog>=24"], teams_project)
+    run_checked([poetry, "add", "--lock", "structlog>=24"], teams_project)
     (teams_project / "src" / "my_service" / "greetings.py").write_text(USER_MODULE, encoding="utf-8")
     readme = teams_project / "README.md"
     readme.write_text(readme.read_text(encoding="utf-8") + USER_PARAGRAPH, encoding="utf-8")
@@ -141,7 +142,7 @@ def test_update_merges_the_template_changes_and_keeps_the_teams_edits(teams_proj
     (template / "CONTRIBUTING.md").write_text("# Contributing\n\nA file the template added.\n", encoding="utf-8")
     edit(template / "pyproject.toml", 'pytest = ">=8.3"', 'pytest = ">=8.4"')
     new_commit = commit_all(own_template_clone, "Template: a Dockerfile line, a new file, a dependency bump")
-    run([poetry, "install", "--with", "template"], teams_project)
+    run_checked([poetry, "install", "--with", "template"], teams_project)
     behind = run_unchecked([poetry, "run", "poe", "template-check"], teams_project)
 
     completed, seconds = update_template(teams_project, poetry)
@@ -156,7 +157,7 @@ def test_update_merges_the_template_changes_and_keeps_the_teams_edits(teams_proj
     assert readme.read_text(encoding="utf-8").endswith(USER_PARAGRAPH)
     assert (teams_project / "src" / "my_service" / "greetings.py").read_text(encoding="utf-8") == USER_MODULE
     assert leftovers(teams_project) == []
-    run([poetry, "check", "--lock"], teams_project, env=tool_environment(POETRY_VIRTUALENVS_CREATE="false"))
+    run_checked([poetry, "check", "--lock"], teams_project, env=tool_environment(POETRY_VIRTUALENVS_CREATE="false"))
     assert cruft_state(teams_project)["commit"] == new_commit
     assert behind.returncode != 0
     assert "Apply it with: poetry run poe update-template" in behind.stderr

@@ -7,22 +7,22 @@ files, and the jobs are read for what they promise: when they run, which token t
 import re
 
 import pytest
-import test_ci
-from conftest import TEMPLATE_DIR, matrix_id
-from test_ci import (
+
+from template_harness import (
     CI_OPTIONS,
     GITHUB_OPTIONS,
     GITLAB_CI,
     GITLAB_OPTIONS,
+    TEMPLATE_DIR,
     TEMPLATE_WORKFLOW,
     lint_workflow,
     load_yaml,
+    matrix_id,
     poe_tasks,
     validate_schema,
     workflow_triggers,
 )
 
-actionlint = test_ci.actionlint  # the fixture, shared with test_ci
 UPDATE_WORKFLOW = TEMPLATE_DIR.joinpath(".github", "workflows", "template-update.yml").relative_to(TEMPLATE_DIR)
 
 

@@ -5,7 +5,8 @@ import subprocess
 import uuid
 
 import pytest
-from conftest import HOST_PYTHON, PACKAGE_INDEX_URL, bake, hook_summary, load_hook, tool_environment
+
+from template_harness import HOST_PYTHON, PACKAGE_INDEX_URL, bake, hook_summary, load_hook, tool_environment
 
 post_gen = load_hook("post_gen_project")
 

