@@ -9,6 +9,7 @@ It runs in whatever Python runs cookiecutter or copier: the standard library, Ji
 tools depend on); cookiecutter only inside the cookiecutter-only parts.
 """
 
+import atexit
 import importlib.util
 import inspect
 import json
@@ -235,11 +236,48 @@ def refuse_bad_answers(answers) -> str:
     """Stop generation, naming each bad answer and its fix, before cookiecutter creates a folder."""
     from cookiecutter.exceptions import FailedHookException
 
-    problems = answer_rules.find_problems(answers)
+    problems = answers_typed_by_a_file() or answer_rules.find_problems(answers)
     if problems:
         answer_rules.print_problems(problems)
         raise FailedHookException(answer_rules.NOTHING_GENERATED)
+    restore_user_files_if_generation_stops(answers)
     return ""
+
+
+# What cookiecutter's own frames hold: the raw answers of a config or replay file, and the output folder.
+
+
+def cookiecutter_locals(function):
+    """The local variables of the innermost running cookiecutter function of this name, or {}."""
+    frame = inspect.currentframe()
+    while frame is not None:
+        if frame.f_code.co_name == function and "cookiecutter" in Path(frame.f_code.co_filename).parts:
+            return frame.f_locals
+        frame = frame.f_back
+    return {}
+
+
+def answers_typed_by_a_file() -> list[str]:
+    """Answers a config file's default_context or a replay file gave as other than text, or as a choice not
+    offered: cookiecutter turns the first kind into other text (017 into '15') or a traceback, and drops the
+    second kind with every default_context value after it."""
+    run = cookiecutter_locals("cookiecutter")
+    questions = json.loads(Path(__file__).with_name("cookiecutter.json").read_text(encoding="utf-8"))
+    config = run.get("config_dict") or {}
+    replayed = (run.get("context_from_replayfile") or {}).get("cookiecutter")
+    return answer_rules.find_answers_typed_by_a_file(
+        "default_context of your cookiecutter config file", config.get("default_context"), questions
+    ) + answer_rules.find_answers_typed_by_a_file("the replay file", replayed, questions)
+
+
+def restore_user_files_if_generation_stops(answers):
+    """When cookiecutter exits, put back the user's files that the pre-generation hook set aside, if the
+    post-generation hook never did (the generation into an existing project failed before it)."""
+    output_dir = cookiecutter_locals("render_and_create_dir").get("output_dir")
+    if output_dir is None or not answers.get("project_slug"):
+        return
+    project = Path(output_dir, answers["project_slug"]).absolute()
+    atexit.register(generation_steps.restore_user_files, project=project, owner=os.getpid(), generation_failed=True)
 
 
 def question_being_answered():
@@ -276,6 +314,7 @@ class AnswerCheckExtension(Extension):
         forget_this_module()
         environment.filters.update(refuse_bad_answers=refuse_bad_answers, template_paths=template_paths)
         self.checking_syntax = False
+        self.answer_files_checked = False
         hooks_logger = logging.getLogger("cookiecutter.hooks")
         # By name: each import of this module makes a class of its own.
         if not any(type(existing).__name__ == _WithoutTraceback.__name__ for existing in hooks_logger.filters):
@@ -289,8 +328,21 @@ class AnswerCheckExtension(Extension):
             return "{{ cookiecutter | refuse_bad_answers }}" + source
         field = question_being_answered()
         if field is not None:
+            self.check_answer_files()
             self.check_syntax(field, source)
         return source
+
+    def check_answer_files(self):
+        """Before the first answer is rendered: the config and replay files' answers are text and choices."""
+        from cookiecutter.exceptions import FailedHookException
+
+        if self.answer_files_checked:
+            return
+        self.answer_files_checked = True
+        problems = answers_typed_by_a_file()
+        if problems:
+            answer_rules.print_problems(problems)
+            raise FailedHookException(answer_rules.NOTHING_GENERATED)
 
     def check_syntax(self, field, source):
         from cookiecutter.exceptions import FailedHookException

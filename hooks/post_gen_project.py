@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -25,7 +26,7 @@ from urllib.parse import urlsplit
 # template_extensions.py). A new answer's files are one entry here.
 UNSELECTED_PATHS = {
     ("app_type", "fastapi"): ["src/{package_name}/cli.py", "tests/test_cli.py"],
-    ("app_type", "cli"): ["src/{package_name}/app.py", "tests/test_app.py"],
+    ("app_type", "cli"): ["src/{package_name}/app.py", "src/{package_name}/server.py", "tests/test_app.py"],
     ("ci_provider", "github"): [".gitlab-ci.yml"],
     ("ci_provider", "gitlab"): [
         ".github/workflows/ci.yml",
@@ -52,6 +53,9 @@ TAIL_LINES = 25
 NO_VENV = {"POETRY_VIRTUALENVS_CREATE": "false"}
 # The record of the template and the answers, written by the template itself (template_extensions.answers_record).
 ANSWERS_FILE = Path(".copier-answers.yml")
+# CI keys whose values come from answers and must read as text (YAML turns unquoted 3.10, yes or 2024-01-01
+# into a number, a boolean or a date).
+TEXT_KEYS = ("image", "python-version", "IMAGE", "prefix", "PACKAGE_INDEX_NETRC")
 
 
 class StepFailed(Exception):
@@ -130,18 +134,25 @@ def run(command, *, timeout=None, env=None):
     return completed.stdout
 
 
-def restore_user_files():
-    """Put back, byte for byte, each file that was here before this generation; return the paths that were.
+def restore_user_files(project=Path(), owner=None, generation_failed=False):
+    """Move back each entry the pre-generation hook set aside from the user's tree; return the paths that were there.
 
-    With -f cookiecutter wrote the template's version over the user's (with -s it skipped it, and this
-    changes nothing): the pre-generation hook kept a copy of each in BACKUP_FOLDER.
+    With -f or -s, cookiecutter wrote the template's files where the user's were: each is replaced by the user's
+    own again (the same file, so every byte, mode and link comes back). owner, when given, is the cookiecutter
+    process that must have made the backup (an older one, left by a generation that was killed, is the user's to
+    sort out). After a failed generation, the files it added are removed too, leaving the tree as it was.
     """
-    if not BACKUP_FOLDER.is_dir():
+    backup = project / BACKUP_FOLDER
+    if not backup.is_dir():
         return frozenset()
-    manifest = json.loads((BACKUP_FOLDER / "manifest.json").read_text(encoding="utf-8"))
+    manifest = json.loads((backup / "manifest.json").read_text(encoding="utf-8"))
+    if owner is not None and manifest.get("owner") != owner:
+        return frozenset()
+    if generation_failed:
+        remove_added_files(project, manifest)
     for path in manifest["files"]:
-        shutil.copy2(BACKUP_FOLDER / "files" / path, path)
-    shutil.rmtree(BACKUP_FOLDER)
+        os.replace(backup / "files" / path, project / path)
+    shutil.rmtree(backup)
     return frozenset(manifest["files"] + manifest["folders"])
 
 
@@ -153,6 +164,17 @@ def unselected_paths(answers):
         if answers[question] == value
         for pattern in patterns
     ]
+
+
+def remove_added_files(project, manifest):
+    """Remove what a failed generation added: files first, then the folders it left empty."""
+    added = sorted(manifest["added"], key=lambda path: path.count("/"), reverse=True)
+    for path in added:
+        entry = project / path
+        if entry.is_symlink() or entry.is_file():
+            entry.unlink()
+        elif entry.is_dir() and not any(entry.iterdir()):
+            entry.rmdir()
 
 
 def prune_unselected_files(answers, present_before=frozenset()):
@@ -334,10 +356,28 @@ def check_ci_files(answers):
 
     for path in files:
         try:
-            yaml.safe_load(path.read_text(encoding="utf-8"))
+            document = yaml.safe_load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as error:
             raise StepFailed(f"{path} is not valid YAML", str(error)) from None
-    return ", ".join(str(path) for path in files) + " parse"
+        mistyped = [
+            f"{key}: {value!r}"
+            for key, value in keyed_values(document)
+            if key in TEXT_KEYS and not isinstance(value, str | dict | list)
+        ]
+        if mistyped:
+            raise StepFailed(f"{path} reads as other than text: {', '.join(mistyped)} (an answer reached it unquoted)")
+    return ", ".join(str(path) for path in files) + " parse, every image and Python version as text"
+
+
+def keyed_values(node):
+    """Every (key, value) pair of a parsed YAML document, at any depth."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield key, value
+            yield from keyed_values(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from keyed_values(item)
 
 
 def install_project(answers):
@@ -511,7 +551,14 @@ def main(answers):
     return run_generation_steps(answers)
 
 
+def forget_rendered_copy(script):
+    """Delete cookiecutter's rendered copy of this hook (it holds every answer), never the template's own file."""
+    if Path(script).resolve().parent == Path(tempfile.gettempdir()).resolve():
+        Path(script).unlink(missing_ok=True)
+
+
 if __name__ == "__main__":
+    forget_rendered_copy(__file__)
     # Cookiecutter renders its answers here as a JSON string literal; copier's task (copier.yml), which runs
     # this file as it is in the template, gives them as the argument instead.
     sys.exit(main(json.loads(sys.argv[1] if len(sys.argv) > 1 else {{cookiecutter | jsonify | tojson}})))  # noqa: F821

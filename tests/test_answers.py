@@ -89,6 +89,16 @@ BAD_ANSWERS = {
     "image-uppercase": ({"docker_base_image": "Python:3.13"}, "docker_base_image", "lowercase"),
     "image-garbage": ({"docker_base_image": "a..b//c:::d@@e"}, "docker_base_image", "python:3.13-slim-trixie"),
     "image-short-digest": ({"docker_base_image": "python:3.13@sha256:abc123"}, "docker_base_image", "64 hex"),
+    # Answers a later tool would break on (BuildKit's 64 KiB line, Docker's image IDs, pip's untrusted hosts).
+    "description-64-kib": ({"description": "d" * 70000}, "description", "keep it to 512 or fewer"),
+    "name-64-kib": ({"project_name": "n" * 70000, "project_slug": "long"}, "project_name", "512 or fewer"),
+    "image-64-hex": ({"docker_base_image": "0123456789abcdef" * 4}, "docker_base_image", "image ID"),
+    "index-plain-http": (
+        {"package_index_url": "http://pypi.example.com/simple/"}, "package_index_url", "Serve it over https"
+    ),
+    "slug-is-sh": ({"project_slug": "sh", "package_name": "svc"}, "project_slug", "comes first on PATH"),
+    "package-is-test": ({"package_name": "test"}, "package_name", "standard library"),
+    "package-is-dunder-main": ({"package_name": "__main__"}, "package_name", "dunder"),
 }  # fmt: skip
 
 
@@ -110,7 +120,7 @@ BAD_VALUES = {
     "slug-double-hyphen": ("project_slug", "my--service", "single hyphens"),
     "slug-is-pytest": ("project_slug", "pytest", COLLISION),
     "slug-is-typing-extensions": ("project_slug", "typing-extensions", COLLISION),
-    "slug-is-python": ("project_slug", "python", COLLISION),
+    "slug-is-python": ("project_slug", "python", "comes first on PATH"),
     "package-is-pydantic": ("package_name", "pydantic", COLLISION),
     "package-is-yaml": ("package_name", "yaml", COLLISION),
     "package-is-tests": ("package_name", "tests", COLLISION),
@@ -131,6 +141,27 @@ BAD_VALUES = {
     "repository-empty": ("repository_url", "", "http(s) URL"),
     "image-space": ("docker_base_image", "python 3.13", "image reference"),
     "image-empty-tag": ("docker_base_image", "python:", "image reference"),
+    "description-513": ("description", "d" * 513, "keep it to 512 or fewer"),
+    "author-64-kib": ("author_name", "a" * 65536, "keep it to 512 or fewer"),
+    "version-129": ("version", "1." + "0" * 127, "keep it to 128 or fewer"),
+    "email-255": ("author_email", "j" * 243 + "@example.com", "keep it to 254 or fewer"),
+    "repository-url-2049": ("repository_url", "https://example.com/" + "a" * 2029, "keep it to 2048 or fewer"),
+    "index-url-70k": ("package_index_url", "https://example.com/" + "a" * 70000, "keep it to 2048 or fewer"),
+    "index-http-private-address": ("package_index_url", "http://10.0.0.5/simple/", "plain http"),
+    "index-http-lan-name": ("package_index_url", "http://nexus.internal:8081/simple/", "plain http"),
+    "index-odd-host": ("package_index_url", "https://a!b.example.com/simple/", "neither a host name"),
+    "repository-odd-host": ("repository_url", "https://git_hub.example.com/a/b", "neither a host name"),
+    "image-64-hex-digits": ("docker_base_image", "f" * 64, "image ID"),
+    "image-of-another-python": ("docker_base_image", "python:3.11-slim-trixie", "is Python 3.11"),
+    "image-of-another-python-mirrored": ("docker_base_image", "mirror.example.com/library/python:3.12", "Python 3.12"),
+    "name-line-separator": ("project_name", "a\u2028b", "line break"),
+    "description-next-line": ("description", "a\x85b", "line break"),
+    "author-bidi-override": ("author_name", "Jane \u202eeoD", "control character"),
+    "slug-is-docker": ("project_slug", "docker", "comes first on PATH"),
+    "slug-is-bash": ("project_slug", "bash", "a shell"),
+    "slug-is-curl": ("project_slug", "curl", "expect on PATH"),
+    "package-is-conftest": ("package_name", "conftest", "pytest"),
+    "package-is-phello": ("package_name", "__phello__", "dunder"),
 }
 
 
@@ -170,6 +201,7 @@ def valid_answers() -> dict:
         "author_name": "Jane Doe",
         "author_email": "jane.doe@example.com",
         "version": "0.1.0",
+        "python_version": "3.13",
         "poetry_version": "2.5.1",
         "repository_url": "https://github.com/example/my-service",
         "package_index_url": "",
@@ -291,6 +323,29 @@ def test_image_references_of_the_grammar_are_accepted(image):
 @pytest.mark.parametrize("image", [*IMAGE_REFERENCES_REFUSED, ""])
 def test_image_references_outside_the_grammar_are_refused(image):
     assert "is not an image reference" in pre_gen.validate_docker_base_image(image)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:8080/simple/", "http://localhost/simple/", "http://[::1]:3141/root/pypi/", "http://127.8.0.1/"],
+)
+def test_plain_http_is_accepted_on_this_machine_only(url):
+    assert pre_gen.validate_url("package_index_url", url, required=False) is None
+
+
+@pytest.mark.parametrize("text", ["d" * 512, "Ünïcødé " * 60])
+def test_free_text_up_to_the_limit_is_accepted(text):
+    assert pre_gen.find_problems({**valid_answers(), "description": text[:512], "project_name": text[:512]}) == []
+
+
+@pytest.mark.docker
+def test_the_docker_engine_refuses_a_64_hex_name_as_the_hook_does(docker, base_image):
+    source = base_image("3.13")
+    for image in ("0123456789abcdef" * 4, "0123456789abcdef" * 4 + ":tag", "registry.example.com/" + "f" * 64):
+        tagged = subprocess.run([docker, "tag", source, image], capture_output=True, text=True)
+        if tagged.returncode == 0:
+            subprocess.run([docker, "image", "rm", image], capture_output=True)
+        assert (tagged.returncode != 0) == (pre_gen.validate_docker_base_image(image) is not None), tagged.stderr
 
 
 @pytest.mark.docker

@@ -270,8 +270,10 @@ def test_ci_image_build_loads_the_cache_mounts_before_and_saves_them_after(baked
         save_at = script.index(f"{CACHE_MOUNTS_COMMAND} save .cache/docker-cache-mounts")
         assert load_at < build_at < save_at
         assert job["cache"]["paths"] == [".cache/docker-cache-mounts"]
-        # In the project folder, where GitLab keeps caches: the build context must leave it out.
-        assert ".cache" in (project / ".dockerignore").read_text(encoding="utf-8").splitlines()
+        # In the project folder, where GitLab keeps caches: the build context (an allowlist) must leave it out.
+        ignored = (project / ".dockerignore").read_text(encoding="utf-8").splitlines()
+        assert ignored.index("*") < ignored.index("**/.cache")
+        assert not [line for line in ignored if line.startswith("!.cache")]
 
 
 @pytest.mark.parametrize("options", GITHUB_OPTIONS, ids=matrix_id)

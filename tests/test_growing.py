@@ -105,15 +105,18 @@ def set_dockerfile_argument(project: Project, name: str, value: str) -> None:
     project.replace("Dockerfile", f'ARG {name}=""\n', f'ARG {name}="{value}"\n')
 
 
-def add_runtime_files(project: Project, *copy_lines: str) -> None:
-    """The README's edit: COPY lines at the app-files stage's EDIT marker."""
-    dockerfile = project.read("Dockerfile")
-    marker = re.search(r"^# EDIT: files the app reads at run time.*\n(#.*\n)*", dockerfile, re.MULTILINE)
-    assert marker, dockerfile
-    project.write(
-        "Dockerfile",
-        dockerfile[: marker.end()] + "".join(f"{line}\n" for line in copy_lines) + dockerfile[marker.end() :],
-    )
+def add_runtime_files(project: Project, *paths: str) -> None:
+    """The README's edit: a COPY line each at the app-files stage's EDIT mark, and a `!` line each at
+    .dockerignore's (the build context is an allowlist)."""
+    for name, pattern, line in (
+        ("Dockerfile", r"^# EDIT: files the app reads at run time.*\n(#.*\n)*", "COPY {0} /app/{0}"),
+        (".dockerignore", r"^# EDIT: a file or folder the app reads at run time.*\n(#.*\n)*", "!{0}"),
+    ):
+        text = project.read(name)
+        marker = re.search(pattern, text, re.MULTILINE)
+        assert marker, text
+        added = "".join(line.format(path) + "\n" for path in paths)
+        project.write(name, text[: marker.end()] + added + text[marker.end() :])
 
 
 def in_image(docker: str, image: str, *command: str, user: str | None = None, options: tuple = ()) -> str:
@@ -248,7 +251,7 @@ def test_the_app_user_writes_its_data_directory_and_home_even_read_only(docker, 
     assert f" {RUNTIME_UID} {RUNTIME_UID} " in kept
 
 
-def test_runtime_files_outside_src_are_one_edit_for_the_image_and_its_tests(docker, poetry, project):
+def test_runtime_files_outside_src_are_one_marked_edit_for_the_image_and_its_tests(docker, poetry, project):
     project.write("alembic.ini", "[alembic]\nscript_location = migrations\n")
     project.write("migrations/0001_create.sql", "CREATE TABLE items (id INTEGER);\n")
     project.write(
@@ -258,7 +261,7 @@ def test_runtime_files_outside_src_are_one_edit_for_the_image_and_its_tests(dock
         '    assert "script_location" in Path("alembic.ini").read_text()\n'
         '    assert Path("migrations/0001_create.sql").is_file()\n',
     )
-    add_runtime_files(project, "COPY alembic.ini /app/", "COPY migrations/ /app/migrations/")
+    add_runtime_files(project, "alembic.ini", "migrations/")
 
     build(docker, project)
     tests = build(docker, project, target="test")
@@ -360,7 +363,8 @@ def test_a_changed_health_path_is_one_edit_and_the_smoke_test_follows(docker, pr
 
     assert "turned healthy" in smoke
     assert bad_settings.returncode == 1
-    assert "PORT='not-a-number': use a whole number" in bad_settings.stderr
+    assert "invalid settings: PORT='not-a-number': Input should be a valid integer" in bad_settings.stderr
+    assert "Traceback" not in bad_settings.stderr
 
 
 def free_port() -> int:

@@ -46,6 +46,7 @@ MIRRORED = [
     "copier-template-extensions>=0.3.4,<0.4",
     f"poetry-plugin-export=={COOKIECUTTER_JSON['_poetry_plugin_export_version']}",
     "click",
+    "pydantic-settings",
     "colorama",
     "pytest",
     "ruff",

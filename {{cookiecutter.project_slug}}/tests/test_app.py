@@ -37,3 +37,12 @@ def test_openapi_describes_the_package(client: TestClient) -> None:
 
     assert schema["info"]["version"] == __version__
     assert set(schema["paths"]) == {"/health", "/hello/{name}"}
+    assert client.get("/docs").status_code == 200
+
+
+def test_api_docs_can_be_turned_off() -> None:
+    client = TestClient(create_app(Settings(api_docs=False)))
+
+    for path in ("/docs", "/redoc", "/openapi.json"):
+        assert client.get(path).status_code == 404
+    assert client.get("/health").status_code == 200

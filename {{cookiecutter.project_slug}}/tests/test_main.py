@@ -19,10 +19,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+HEADER_TIMEOUT_SECONDS = 1
+
+
 @pytest.fixture
 def server_url() -> Iterator[str]:
     port = free_port()
-    env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port)}
+    env = {
+        **os.environ,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "HEADER_TIMEOUT": str(HEADER_TIMEOUT_SECONDS),
+    }
     server = subprocess.Popen([sys.executable, "-m", "{{ cookiecutter.package_name }}"], env=env)
     try:
         yield f"http://127.0.0.1:{port}"
@@ -45,6 +53,62 @@ def wait_for_health(url: str) -> object:
 
 def test_module_serves_health(server_url: str) -> None:
     assert wait_for_health(f"{server_url}/health") == {"status": "ok"}
+
+
+def test_answers_name_no_server(server_url: str) -> None:
+    wait_for_health(f"{server_url}/health")
+
+    with urllib.request.urlopen(f"{server_url}/health", timeout=2) as response:
+        assert response.headers["server"] is None
+
+
+def test_a_half_sent_request_is_closed_after_the_header_timeout(server_url: str) -> None:
+    wait_for_health(f"{server_url}/health")
+    host, port = server_url.removeprefix("http://").split(":")
+
+    with socket.create_connection((host, int(port)), timeout=HEADER_TIMEOUT_SECONDS + 5) as held:
+        held.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        started = time.monotonic()
+        answer = held.recv(1024)
+        waited = time.monotonic() - started
+        closed = held.recv(1024) == b""
+
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert closed
+    assert HEADER_TIMEOUT_SECONDS * 0.5 < waited < HEADER_TIMEOUT_SECONDS + 3
+
+
+def test_the_server_takes_the_whole_open_file_limit() -> None:
+    code = (
+        "import resource\n"
+        "soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (min(64, hard), hard))\n"
+        "from {{ cookiecutter.package_name }}.server import raise_open_file_limit\n"
+        "raise_open_file_limit()\n"
+        "print(resource.getrlimit(resource.RLIMIT_NOFILE) == (hard, hard))\n"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+
+    assert result.stdout == "True\n"
+
+
+@pytest.mark.parametrize("arguments", [[], ["--check-health"]])
+def test_a_wrong_setting_is_named_without_a_traceback(arguments: list[str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}", *arguments],
+        env={**os.environ, "LOG_LEVEL": "bogus"},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: invalid settings: LOG_LEVEL='bogus': ")
+    assert "Traceback" not in result.stderr
 
 
 def test_check_health_asks_the_running_server(server_url: str) -> None:
@@ -70,8 +134,25 @@ def test_check_health_asks_the_running_server(server_url: str) -> None:
 {%- else -%}
 """``python -m {{ cookiecutter.package_name }}`` runs the command line."""
 
+import os
+import signal
 import subprocess
 import sys
+import time
+
+# A command that runs until it is stopped, added to the app's own command line.
+LONG_COMMAND = """
+import time
+import click
+from {{ cookiecutter.package_name }}.cli import cli, main
+
+@cli.command()
+def wait() -> None:
+    click.echo("ready", err=True)
+    time.sleep(60)
+
+main()
+"""
 
 
 def test_module_runs_the_command_line() -> None:
@@ -83,4 +164,34 @@ def test_module_runs_the_command_line() -> None:
     )
 
     assert result.stdout == "Hello, Ada!\n"
+
+
+def test_a_wrong_setting_is_named_without_a_traceback() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}", "greet"],
+        env={**os.environ, "LOG_LEVEL": "bogus"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: invalid settings: LOG_LEVEL='bogus': ")
+    assert "Traceback" not in result.stderr
+
+
+def test_sigterm_ends_a_command_quietly_with_143() -> None:
+    command = subprocess.Popen(
+        [sys.executable, "-c", LONG_COMMAND, "wait"], stderr=subprocess.PIPE, text=True
+    )
+    assert command.stderr is not None
+    assert command.stderr.readline() == "ready\n"
+    started = time.monotonic()
+
+    command.send_signal(signal.SIGTERM)
+    returncode = command.wait(timeout=10)
+
+    assert returncode == 143
+    assert time.monotonic() - started < 5
+    assert "Aborted" not in command.stderr.read()
 {%- endif %}

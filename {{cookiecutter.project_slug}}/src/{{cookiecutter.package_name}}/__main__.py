@@ -8,13 +8,11 @@ import argparse
 import sys
 import urllib.request
 
-from .settings import Settings
+from .settings import Settings, SettingsError, get_settings
 
-# The ASGI app, named from this package, so renaming the package needs no edit here.
-ASGI_APP = f"{__package__}.app:app"
-# Seconds uvicorn waits for open requests on SIGTERM, well inside docker stop's 10 s.
-GRACEFUL_SHUTDOWN_SECONDS = 5
 HEALTH_CHECK_TIMEOUT_SECONDS = 2
+# The exit code of a start refused for a setting's value (as for a bad command-line argument).
+SETTINGS_ERROR_EXIT_CODE = 2
 
 
 def check_health(settings: Settings) -> int:
@@ -39,20 +37,17 @@ def main(argv: list[str] | None = None) -> None:
         help="ask the running server for its health path, then exit",
     )
     arguments = parser.parse_args(argv)
-    settings = Settings.from_environment()
+    try:
+        settings = get_settings()
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(SETTINGS_ERROR_EXIT_CODE)
     if arguments.check_health:
         sys.exit(check_health(settings))
 
-    import uvicorn
+    from .server import serve
 
-    uvicorn.run(
-        ASGI_APP,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        reload=arguments.reload,
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-    )
+    serve(settings, reload=arguments.reload)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 
 from . import __distribution__, __version__
-from .settings import Settings
+from .settings import Settings, get_settings
 
 
 class Health(BaseModel):
@@ -20,7 +20,15 @@ class Greeting(BaseModel):
 def create_app(settings: Settings) -> FastAPI:
     """The app, its routes configured by these settings."""
     about = metadata(__distribution__)
-    app = FastAPI(title=about["Name"], summary=about["Summary"], version=__version__)
+    docs = settings.api_docs
+    app = FastAPI(
+        title=about["Name"],
+        summary=about["Summary"],
+        version=__version__,
+        openapi_url="/openapi.json" if docs else None,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+    )
 
     @app.get(settings.health_path)
     def health() -> Health:
@@ -35,4 +43,4 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
-app = create_app(Settings.from_environment())
+app = create_app(get_settings())
