@@ -2,7 +2,7 @@
 
 Plain functions (the fixtures built on them are in tests/conftest.py). Importable from the repository root:
 pytest puts the root on sys.path (`pythonpath` in pyproject.toml), and the benchmark runs from it
-(`python -m benchmarks.docker_build`). A command that fails raises HarnessError with its output.
+(`python -m benchmarks`). A command that fails raises HarnessError with its output.
 """
 
 import hashlib
