@@ -287,6 +287,24 @@ def python_in_image(docker: str, image: str, code: str, *args: str, user: str | 
     return run_checked(command, cwd=Path.cwd()).stdout
 
 
+IMAGE_REQUIREMENTS_SCRIPT = "scripts/image-requirements.py"
+
+
+def write_image_requirements(project: Path, *options: str) -> subprocess.CompletedProcess:
+    """The generated project's scripts/image-requirements.py [OPTIONS], as `poe lock` (or --check) runs it.
+
+    Its `poetry export` is the plugin the bake's lock step fetched into the project's .poetry/.
+    """
+    return subprocess.run(
+        [sys.executable, IMAGE_REQUIREMENTS_SCRIPT, *options],
+        cwd=project,
+        env=tool_environment(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 def build_step_states(output: str) -> dict[str, str]:
     """'[stage n/m] INSTRUCTION' -> 'CACHED' or 'RUN' from `docker build --progress=plain` output."""
     titles = dict(re.findall(r"^#(\d+) (\[[^\]]+\] .+)$", output, re.MULTILINE))
