@@ -119,7 +119,8 @@ class Variant:
     uv_lock: bool = False  # builds from a uv.lock (locked by the benchmark to the poetry.lock's versions)
 
 
-GENERATED_DEPENDENCY_STEP = "poetry export --only main"
+# In the generated dependencies step, before and after the build branch (image-requirements.txt) alike.
+GENERATED_DEPENDENCY_STEP = "uv pip sync"
 RECIPE_DEPENDENCY_STEP = "poetry install --without dev --no-root"
 # How the generated Dockerfile compiles the dependencies, given to the recipe (WORKDIR /app) for the
 # like-for-like sizes.

@@ -29,19 +29,29 @@ from .config import (
 UV_LOCK_TIMEOUT = 300
 
 
+PYPROJECT, POETRY_LOCK, UV_LOCK = "pyproject.toml", "poetry.lock", "uv.lock"
+# Files the project derives from poetry.lock, and the project's own command that writes each (`poe lock` runs
+# it after locking); the benchmark runs it after each of its relocks, when the project has it.
+DERIVED_FROM_LOCK = {"image-requirements.txt": ("scripts/image-requirements.py",)}
+
+
 @dataclass
 class Project:
     path: Path
     package: str
     dockerfiles: dict[str, Path]
-    pyproject: str
-    lock: str
-    changed_pyproject: str = ""
-    changed_lock: str = ""
+    locked: dict[str, str]  # file name -> text: pyproject.toml, poetry.lock and the files locked from them
+    changed: dict[str, str] = field(default_factory=dict)  # the same, with ADDED_DEPENDENCY, relocked
     uv: Path | None = None  # the uv binary that locks for the uv peers, when one is measured
-    uv_lock: str = ""
-    changed_uv_lock: str = ""
     uv_lock_checks: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def pyproject(self) -> str:
+        return self.locked[PYPROJECT]
+
+    @property
+    def lock(self) -> str:
+        return self.locked[POETRY_LOCK]
 
 
 def bake_project(output_dir: Path, python_version: str, base_image: str, candidate: Path | None) -> Project:
@@ -73,9 +83,12 @@ def bake_project(output_dir: Path, python_version: str, base_image: str, candida
             if variant.uv_lock:
                 ignore_file = path / f"bench-{variant.name}.Dockerfile.dockerignore"
                 ignore_file.write_text(with_uv_context(ignore), encoding="utf-8")
-    pyproject = (path / "pyproject.toml").read_text(encoding="utf-8")
-    lock = (path / "poetry.lock").read_text(encoding="utf-8")
-    return Project(path, package, dockerfiles, pyproject, lock)
+    return Project(path, package, dockerfiles, read_locked_files(path))
+
+
+def read_locked_files(path: Path) -> dict[str, str]:
+    names = [PYPROJECT, POETRY_LOCK, *DERIVED_FROM_LOCK, UV_LOCK]
+    return {name: (path / name).read_text(encoding="utf-8") for name in names if (path / name).is_file()}
 
 
 def with_uv_context(dockerignore: str) -> str:
@@ -105,15 +118,18 @@ def grow_project(project: Project, profile: Profile) -> None:
     shutil.copyfile(REALISTIC_MODULE, package_dir / REALISTIC_MODULE.name)
     app = package_dir / "app.py"
     app.write_text(include_notes_router(app.read_text(encoding="utf-8")), encoding="utf-8")
-    pyproject_path = project.path / "pyproject.toml"
-    pyproject_path.write_text(add_dependencies(project.pyproject, profile.dependencies), encoding="utf-8")
+    (project.path / PYPROJECT).write_text(add_dependencies(project.pyproject, profile.dependencies), encoding="utf-8")
     poetry_lock(project.path, 600)
-    project.pyproject = pyproject_path.read_text(encoding="utf-8")
-    project.lock = (project.path / "poetry.lock").read_text(encoding="utf-8")
+    project.locked = read_locked_files(project.path)
 
 
 def poetry_lock(path: Path, timeout: float) -> None:
-    run(["poetry", "lock"], cwd=path, env=tool_env(POETRY_VIRTUALENVS_CREATE="false"), timeout=timeout)
+    """Relock with the host's Poetry, then write what the project derives from its lock, as `poe lock` does."""
+    env = tool_env(POETRY_VIRTUALENVS_CREATE="false")
+    run(["poetry", "lock"], cwd=path, env=env, timeout=timeout)
+    for script in DERIVED_FROM_LOCK.values():
+        if (path / script[0]).is_file():
+            run([sys.executable, *script], cwd=path, env=env, timeout=timeout)
 
 
 def include_notes_router(app: str) -> str:
@@ -181,11 +197,11 @@ def uv_lock(project: Project) -> str:
     to ask one version of a package without writing a constraint into pyproject.toml, which `uv sync --locked`
     would then compare with), then both locks are read back and compared, package by package.
     """
-    pins = locked_versions((project.path / "poetry.lock").read_text(encoding="utf-8"))
+    pins = locked_versions((project.path / POETRY_LOCK).read_text(encoding="utf-8"))
     command = [str(project.uv), "lock", "--no-python-downloads", "--default-index", template_harness.PACKAGE_INDEX_URL]
     command += [part for name, version in pins.items() for part in ("--upgrade-package", f"{name}=={version}")]
     run(command, cwd=project.path, timeout=UV_LOCK_TIMEOUT)
-    text = (project.path / "uv.lock").read_text(encoding="utf-8")
+    text = (project.path / UV_LOCK).read_text(encoding="utf-8")
     differences = version_differences(pins, uv_locked_versions(text))
     if differences:
         raise BenchError("uv.lock does not pin poetry.lock's versions:\n" + "\n".join(differences))
@@ -195,13 +211,13 @@ def uv_lock(project: Project) -> str:
 def lock_with_uv(project: Project) -> None:
     """uv.lock for the project as it is and for the dependency change, each matching its poetry.lock."""
     log("locking with uv to poetry.lock's versions (the uv peers)")
-    project.uv_lock = uv_lock(project)
+    project.locked[UV_LOCK] = uv_lock(project)
     project.uv_lock_checks["project"] = f"{len(locked_versions(project.lock))} main packages, same versions"
     try:
-        write_project(project, project.changed_pyproject, project.changed_lock)
-        project.changed_uv_lock = uv_lock(project)
+        write_files(project.path, project.changed)
+        project.changed[UV_LOCK] = uv_lock(project)
         project.uv_lock_checks["dependency change"] = (
-            f"{len(locked_versions(project.changed_lock))} main packages, same versions"
+            f"{len(locked_versions(project.changed[POETRY_LOCK]))} main packages, same versions"
         )
     finally:
         restore_project(project)
@@ -210,25 +226,23 @@ def lock_with_uv(project: Project) -> None:
 def prepare_dependency_change(project: Project) -> None:
     """Relock once with one more dependency (host Poetry), keep both files' texts, restore the originals."""
     log(f"relocking with {ADDED_DEPENDENCY} added (host Poetry, no virtualenv)")
-    pyproject_path, lock_path = project.path / "pyproject.toml", project.path / "poetry.lock"
     try:
-        pyproject_path.write_text(add_dependencies(project.pyproject, (ADDED_DEPENDENCY,)), encoding="utf-8")
+        (project.path / PYPROJECT).write_text(
+            add_dependencies(project.pyproject, (ADDED_DEPENDENCY,)), encoding="utf-8"
+        )
         poetry_lock(project.path, 300)
-        project.changed_pyproject = pyproject_path.read_text(encoding="utf-8")
-        project.changed_lock = lock_path.read_text(encoding="utf-8")
+        project.changed = read_locked_files(project.path)
     finally:
         restore_project(project)
 
 
-def write_project(project: Project, pyproject: str, lock: str, uv_lock_text: str = "") -> None:
-    (project.path / "pyproject.toml").write_text(pyproject, encoding="utf-8")
-    (project.path / "poetry.lock").write_text(lock, encoding="utf-8")
-    if uv_lock_text:
-        (project.path / "uv.lock").write_text(uv_lock_text, encoding="utf-8")
+def write_files(path: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (path / name).write_text(text, encoding="utf-8")
 
 
 def restore_project(project: Project) -> None:
-    write_project(project, project.pyproject, project.lock, project.uv_lock)
+    write_files(project.path, project.locked)
 
 
 def edit_code(project: Project, token: str) -> tuple[Path, str]:
@@ -243,5 +257,5 @@ def edit_code(project: Project, token: str) -> tuple[Path, str]:
 
 def change_dependencies(project: Project, token: str) -> None:
     """The relocked files; a TOML comment makes the bytes new each run, so no earlier layer matches."""
-    pyproject = project.changed_pyproject + f"\n# benchmark dependency change {token}\n"
-    write_project(project, pyproject, project.changed_lock, project.changed_uv_lock)
+    pyproject = project.changed[PYPROJECT] + f"\n# benchmark dependency change {token}\n"
+    write_files(project.path, {**project.changed, PYPROJECT: pyproject})
