@@ -3,7 +3,7 @@
 # commit f7ed808be8d239b5a8511b146c46ee0ec7e31e06): uv, pinned, mounted from its image for the two `uv sync`
 # steps and never shipped, the lock and pyproject.toml bind-mounted for the dependencies, installed into the
 # base image's /usr/local, bytecode compiled (UV_COMPILE_BYTECODE=1).
-# benchmarks/ replaces __PACKAGE__ with the generated project's import name, passes the same PYTHON_IMAGE as
+# benchmarks/project.py replaces __PACKAGE__ with the generated project's import name, passes the same PYTHON_IMAGE as
 # to the generated Dockerfile and the template's pinned UV_VERSION, and writes the project's uv.lock, locked
 # with uv to exactly the versions of its poetry.lock.
 # Changes from the template, only so that it builds and runs the same app here:

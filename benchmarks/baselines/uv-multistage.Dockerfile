@@ -1,7 +1,7 @@
 # Peer 1: astral's uv Docker guide, its multistage example ("Using uv in Docker",
 # https://docs.astral.sh/uv/guides/integration/docker/; multistage.Dockerfile of
 # https://github.com/astral-sh/uv-docker-example, commit 00701a3361b9bdc896f8549fb9f890f99d115824).
-# benchmarks/ replaces __PACKAGE__ with the generated project's import name, passes the same PYTHON_IMAGE as
+# benchmarks/project.py replaces __PACKAGE__ with the generated project's import name, passes the same PYTHON_IMAGE as
 # to the generated Dockerfile and the template's pinned UV_VERSION, and writes the project's uv.lock, locked
 # with uv to exactly the versions of its poetry.lock. Like the example, it compiles bytecode (UV_COMPILE_BYTECODE=1).
 # Changes from the example, only so that it builds and runs the same app here:
