@@ -150,6 +150,8 @@ def run_title(profile: Profile, meta: dict, facts: dict) -> str:
     )
     if meta.get("load_average"):
         title += f", load average {meta['load_average']} at the start on {meta['cpus']} cores"
+    if meta.get("load_average_at_end"):
+        title += f" and {meta['load_average_at_end']} at the end"
     title += (
         ". 'Cache mounts empty' = docker build --no-cache after pruning the BuildKit cache mounts; 'warm' "
         "rebuilds right after, with the layer cache pruned instead (--no-cache would empty the mounts too)."

@@ -609,6 +609,7 @@ def saved_run(**generated) -> dict:
         "runs": 3,
         "cpus": 2,
         "load_average": "4.10 3.90 3.50",
+        "load_average_at_end": "5.00 4.00 3.60",
         "generated_dockerfile_override": "",
     }
     facts = {"description": "grown", "locked_main_packages": 50, "first_200_path": "/notes", "uv_lock_checks": {}}
@@ -623,7 +624,9 @@ def test_the_recorded_run_renders_the_markdown_the_run_printed():
 
     assert report.recorded_markdown(recorded) == saved["table_markdown"] + "\n"
     assert "runs" not in recorded["profiles"]["realistic"]
-    assert "load average 4.10 3.90 3.50 at the start on 2 cores" in saved["table_markdown"]
+    assert (
+        "load average 4.10 3.90 3.50 at the start on 2 cores and 5.00 4.00 3.60 at the end" in saved["table_markdown"]
+    )
     assert (
         "| cold build, cache mounts empty | 8.00 s | 12.8 s | 12.1 s | 30.0 s | 0.66x | <= 0.85x | met |"
         in (saved["table_markdown"])
