@@ -41,9 +41,10 @@ UNSELECTED_PATHS = {
     ],
     ("license", "Proprietary"): ["LICENSE"],
 }
-DOCKERFILE_STAGES = ("build-tools", "poetry", "dependencies", "app-files", "test", "runtime")
+DOCKERFILE_STAGES = ("build-tools", "uv", "poetry", "lock-check", "dependencies", "app-files", "test", "runtime")
 DOCKER_BUILD_IMAGE_TAG = "{project_slug}:dev"
 SMOKE_TEST_SCRIPT = "scripts/docker-smoke-test.sh"
+IMAGE_REQUIREMENTS_SCRIPT = "scripts/image-requirements.py"
 SMOKE_TEST_TIMEOUT_SECONDS = 120
 # Where the pre-generation hook keeps the user's files when generating into an existing project
 # (its BACKUP_FOLDER: tests/test_regeneration.py checks they agree).
@@ -307,7 +308,18 @@ def lock_dependencies(answers):
                 "reachable (or fix package_index_url), or generate with lock_dependencies=no and lock later.",
             )
         raise
-    return f"poetry.lock written ({answers['package_index_url'] or 'PyPI'})"
+    write_image_requirements(poetry)
+    return f"poetry.lock and image-requirements.txt written ({answers['package_index_url'] or 'PyPI'})"
+
+
+def write_image_requirements(poetry):
+    """image-requirements.txt from the new lock, as `poe lock` writes it.
+
+    Its `poetry export` is the plugin pyproject.toml requires, which Poetry fetches into the project's
+    .poetry/ on install: a dry run of the project alone installs only that.
+    """
+    run([poetry, "install", "--dry-run", "--only-root"])
+    run([sys.executable, IMAGE_REQUIREMENTS_SCRIPT])
 
 
 def require_lock():

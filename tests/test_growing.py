@@ -27,6 +27,7 @@ from template_harness import (
     run_checked,
     step_state,
     tool_environment,
+    write_image_requirements,
 )
 
 pytestmark = pytest.mark.docker
@@ -98,6 +99,8 @@ def build(docker: str, project: Project, *args: str, target: str | None = None) 
 
 def relock(poetry: str, project: Project) -> None:
     run_checked([poetry, "lock"], cwd=project.path)
+    written = write_image_requirements(project.path)
+    assert written.returncode == 0, written.stdout + written.stderr
 
 
 def set_dockerfile_argument(project: Project, name: str, value: str) -> None:
@@ -139,7 +142,7 @@ def assert_code_change_keeps_dependencies_cached(docker: str, project: Project, 
     change_one_line_of_code(project, module)
     output = build(docker, project)
     states = build_step_states(output)
-    assert step_state(states, "poetry export --only main") == "CACHED", output
+    assert step_state(states, "uv pip sync --quiet") == "CACHED", output
     assert step_state(states, "[app-files ", "COPY src/") == "RUN", output
     return states
 

@@ -205,6 +205,8 @@ def test_a_private_index_serves_lock_install_and_image_and_the_token_is_nowhere(
     project = result.project
     run_checked([poetry, "add", f"{PRIVATE_PACKAGE}==1.0.0"], cwd=project, env=env)
     run_checked([poetry, "install"], cwd=project, env=env)
+    # poetry add relocks; the lock task writes the image's requirements from the new lock too.
+    run_checked([poetry, "run", "poe", "lock"], cwd=project, env=env)
     greeting = run_checked(
         [poetry, "run", "python", "-c", "import private_greeting as p; print(p.greet('Ada'))"], cwd=project
     )
