@@ -71,8 +71,18 @@ async def not_found(scope: Any, receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b"not here"})
 
 
-def test_the_served_app_answers_health_and_its_own_routes() -> None:
-    served = service_app()
+def served_app(monkeypatch: pytest.MonkeyPatch, asgi_app: str) -> ASGIApp:
+    """service_app() with ASGI_APP set to this reference (whatever settings.py's default names)."""
+    monkeypatch.setenv("ASGI_APP", asgi_app)
+    get_settings.cache_clear()
+    try:
+        return service_app()
+    finally:
+        get_settings.cache_clear()
+
+
+def test_the_served_app_answers_health_and_its_own_routes(monkeypatch: pytest.MonkeyPatch) -> None:
+    served = served_app(monkeypatch, "{{ cookiecutter.package_name }}.app:app")
 
     assert call(served, "/health").json() == {"status": "ok"}
     assert call(served, "/hello/Ada").json() == {"message": "Hello, Ada!"}
@@ -88,12 +98,7 @@ def test_health_answers_for_any_app_and_only_on_its_path() -> None:
 
 
 def test_asgi_app_names_the_served_app(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ASGI_APP", f"{__name__}:not_found")
-    get_settings.cache_clear()
-    try:
-        served = service_app()
-    finally:
-        get_settings.cache_clear()
+    served = served_app(monkeypatch, f"{__name__}:not_found")
 
     assert call(served, "/health").json() == {"status": "ok"}
     assert call(served, "/hello/Ada") == Answer(404, b"not here")
