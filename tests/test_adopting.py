@@ -22,7 +22,7 @@ import pytest
 
 from template_harness import bake, remove_images_named, run_checked, run_unchecked, tool_environment
 
-pytestmark = [pytest.mark.slow, pytest.mark.docker]
+pytestmark = pytest.mark.slow
 
 PREFIX = f"template-adopt-{uuid.uuid4().hex[:8]}"
 PYTHON = "3.11"
@@ -177,6 +177,7 @@ def build(docker: str, project: Path, image: str) -> None:
     )
 
 
+@pytest.mark.docker
 def test_a_fastapi_service_keeps_its_lock_passes_the_scoped_gates_and_is_served_healthy(
     docker, poetry, base_image, existing_app, tmp_path
 ):
@@ -217,6 +218,7 @@ def test_a_fastapi_service_keeps_its_lock_passes_the_scoped_gates_and_is_served_
     assert answers == {"/health": {"status": "ok"}, "/entries/7": {"id": 7, "currency": "EUR"}}
 
 
+@pytest.mark.docker
 def test_a_cli_keeps_its_lock_and_the_image_runs_its_own_command(docker, poetry, base_image, existing_app, tmp_path):
     result = bake(
         tmp_path,
@@ -240,6 +242,40 @@ def test_a_cli_keeps_its_lock_and_the_image_runs_its_own_command(docker, poetry,
     }
     assert command.stdout == "balance: 0 EUR\n"
     assert "ok: " in smoke.stdout
+
+
+# A dependency whose own Python range ends at <4.0, as many Poetry-built packages declare, and no dependencies.
+CAPPED_AT_PYTHON_4 = "crashtest (>=0.4.1)"
+
+
+def test_requires_python_switch_lets_a_dependency_capped_below_4_resolve(poetry, tmp_path):
+    result = bake(tmp_path, app_type="cli", python_version=PYTHON)
+    assert result.returncode == 0, result.output
+    pyproject = result.project / "pyproject.toml"
+    edit(
+        pyproject,
+        "[project.urls]\n",
+        f'[project.optional-dependencies]\nerrors = ["{CAPPED_AT_PYTHON_4}"]\n\n[project.urls]\n',
+    )
+
+    refused = run_unchecked([poetry, "lock"], cwd=result.project)
+    edit(pyproject, f'requires-python = ">={PYTHON}"', f'requires-python = ">={PYTHON},<4.0"')
+    run_checked([poetry, "lock"], cwd=result.project)
+
+    assert refused.returncode != 0
+    assert "crashtest requires Python >=3.7,<4.0" in refused.stdout + refused.stderr
+    assert "crashtest" in locked_versions(result.project)
+
+
+def test_the_templates_dependencies_resolve_beside_an_apps_old_httpx(poetry, tmp_path):
+    result = bake(tmp_path, app_type="fastapi", python_version=PYTHON)
+    assert result.returncode == 0, result.output
+    pyproject = result.project / "pyproject.toml"
+    edit(pyproject, "# The template's dev tools end here", 'httpx = "^0.23.0"\n# The template\'s dev tools end here')
+
+    run_checked([poetry, "lock"], cwd=result.project)
+
+    assert locked_versions(result.project)["httpx"].startswith("0.23.")
 
 
 def wait_for_json(url: str, seconds: float = HEALTHY_WITHIN_SECONDS):
