@@ -21,6 +21,9 @@ def free_port() -> int:
 
 
 HEADER_TIMEOUT_SECONDS = 1
+# The template's own app, whatever settings.py's asgi_app names once an app is adopted (whose own
+# settings these tests know nothing of): these tests check the server, the app's tests the app.
+TEMPLATE_APP = "{{ cookiecutter.package_name }}.app:app"
 
 
 @pytest.fixture
@@ -28,6 +31,7 @@ def server_url() -> Iterator[str]:
     port = free_port()
     env = {
         **os.environ,
+        "ASGI_APP": TEMPLATE_APP,
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "HEADER_TIMEOUT": str(HEADER_TIMEOUT_SECONDS),
