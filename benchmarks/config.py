@@ -49,7 +49,8 @@ REALISTIC_DEPENDENCIES = (
 )
 BUILD_TIMEOUT = 900
 COMMAND_TIMEOUT = 120
-HEALTH_TIMEOUT = 30
+# A first 200 on a loaded machine (an import of 50 packages without bytecode) can take half a minute.
+HEALTH_TIMEOUT = 120
 CONTAINER_PORT = 8000
 MB = 1_000_000
 
