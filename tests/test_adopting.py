@@ -127,7 +127,8 @@ def existing_app(tmp_path_factory, poetry) -> Path:
         (app / name).parent.mkdir(parents=True, exist_ok=True)
         (app / name).write_text(text, encoding="utf-8")
     (app / "pyproject.toml").write_text(app_pyproject(LOCKED), encoding="utf-8")
-    run_checked([poetry, "lock"], cwd=app)
+    # Its environment in its own folder, as a generated project's poetry.toml says (not in Poetry's cache).
+    run_checked([poetry, "lock"], cwd=app, env=tool_environment(POETRY_VIRTUALENVS_IN_PROJECT="true"))
     (app / "pyproject.toml").write_text(app_pyproject(CARETS), encoding="utf-8")
     return app
 
