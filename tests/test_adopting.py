@@ -8,14 +8,17 @@ It moves into a generated project, keeps every locked version, passes `poe check
 builds, and the image serves the app's own route and the health route; the CLI variant runs its command.
 """
 
+import contextlib
 import json
 import re
 import shutil
+import socket
 import subprocess
 import time
 import tomllib
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,16 +37,24 @@ HEALTHY_WITHIN_SECONDS = 60
 
 APP_FILES = {
     "ledger/__init__.py": "",
+    # A setting without a default: the app does not even import without it (the template's tests must not care).
     "ledger/config.py": (
         "from pydantic_settings import BaseSettings\n\n"
         "class LedgerSettings(BaseSettings):\n"
-        '    currency: str = "EUR"\n\n'
+        '    currency: str = "EUR"\n'
+        "    ledger_database_port: int\n\n"
         "settings = LedgerSettings()\n"
     ),
+    # Its "database" is a port on the host's 127.0.0.1, which it must reach to start.
     "ledger/main.py": (
+        "import contextlib, socket\n"
         "from fastapi import FastAPI\n"
         "from ledger.config import settings\n\n"
-        'app = FastAPI(title="Ledger")\n\n'
+        "@contextlib.asynccontextmanager\n"
+        "async def lifespan(app):\n"
+        '    socket.create_connection(("127.0.0.1", settings.ledger_database_port), timeout=2).close()\n'
+        "    yield\n\n"
+        'app = FastAPI(title="Ledger", lifespan=lifespan)\n\n'
         '@app.get("/entries/{entry_id}")\n'
         "def entry(entry_id: int):\n"
         '    return {"id": entry_id, "currency": settings.currency}\n'
@@ -66,12 +77,17 @@ APP_FILES = {
         "def test_entry():\n"
         '    assert TestClient(app).get("/entries/7").json() == {"id": 7, "currency": "EUR"}\n'
     ),
+    # Its tests call git, which the image's test stage lacks until TEST_PACKAGES says so.
     "tests/test_cli.py": (
+        "import subprocess\n"
         "from click.testing import CliRunner\n"
         "from ledger.cli import cli\n\n"
         "def test_balance():\n"
-        '    assert CliRunner().invoke(cli, ["balance"]).output == "balance: 0 EUR\\n"\n'
+        '    assert CliRunner().invoke(cli, ["balance"]).output == "balance: 0 EUR\\n"\n\n'
+        "def test_git_is_there():\n"
+        '    assert subprocess.run(["git", "--version"], capture_output=True).returncode == 0\n'
     ),
+    "tests/conftest.py": 'import os\n\nos.environ.setdefault("LEDGER_DATABASE_PORT", "5432")\n',
 }
 
 
@@ -111,7 +127,8 @@ def existing_app(tmp_path_factory, poetry) -> Path:
         (app / name).parent.mkdir(parents=True, exist_ok=True)
         (app / name).write_text(text, encoding="utf-8")
     (app / "pyproject.toml").write_text(app_pyproject(LOCKED), encoding="utf-8")
-    run_checked([poetry, "lock"], cwd=app)
+    # Its environment in its own folder, as a generated project's poetry.toml says (not in Poetry's cache).
+    run_checked([poetry, "lock"], cwd=app, env=tool_environment(POETRY_VIRTUALENVS_IN_PROJECT="true"))
     (app / "pyproject.toml").write_text(app_pyproject(CARETS), encoding="utf-8")
     return app
 
@@ -169,51 +186,78 @@ def scope_the_gates(project: Path, modules: list[str], paths: list[str]) -> None
     pyproject.write_text(text.replace(mypy_block[0], table), encoding="utf-8")
 
 
-def build(docker: str, project: Path, image: str) -> None:
-    run_checked(
-        [docker, "build", "--tag", image, "."],
+def build(docker: str, project: Path, image: str, *args: str) -> str:
+    """docker build, as poe docker-build runs it; returns BuildKit's plain progress output."""
+    return run_checked(
+        [docker, "build", "--tag", image, *args, "."],
         cwd=project,
         env=tool_environment(DOCKER_BUILDKIT="1", BUILDKIT_PROGRESS="plain"),
-    )
+    ).stderr
+
+
+@contextlib.contextmanager
+def listening_port() -> Iterator[int]:
+    """A port on this machine's 127.0.0.1 that accepts connections: the app's database, as far as it knows."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(16)
+        yield server.getsockname()[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @pytest.mark.docker
 def test_a_fastapi_service_keeps_its_lock_passes_the_scoped_gates_and_is_served_healthy(
     docker, poetry, base_image, existing_app, tmp_path
 ):
+    slug = f"{PREFIX}-ledger"
     result = bake(
-        tmp_path,
-        app_type="fastapi",
-        project_slug="ledger-service",
-        python_version=PYTHON,
-        docker_base_image=base_image(PYTHON),
+        tmp_path, app_type="fastapi", project_slug=slug, python_version=PYTHON, docker_base_image=base_image(PYTHON)
     )
     assert result.returncode == 0, result.output
     project = result.project
-    adopt(existing_app, project, poetry, MAIN_DEPENDENCIES, ("test_main.py", "test_cli.py"))
-    settings = project / "src" / "ledger_service" / "settings.py"
+    adopt(existing_app, project, poetry, MAIN_DEPENDENCIES, ("test_main.py", "test_cli.py", "conftest.py"))
+    settings = project / "src" / slug.replace("-", "_") / "settings.py"
     edit(settings, 'asgi_app: AppReference = f"{__package__}.app:app"', 'asgi_app: AppReference = "ledger.main:app"')
+    edit(project / "Dockerfile", 'ARG TEST_PACKAGES=""', 'ARG TEST_PACKAGES="git"')
     run_checked([poetry, "install"], cwd=project)
     strict = run_unchecked([poetry, "run", "poe", "check"], cwd=project)
-    scope_the_gates(project, ["ledger.*", "test_main", "test_cli"], ["src/ledger/**", "tests/test_*.py"])
+    scope_the_gates(project, ["ledger.*", "test_main", "test_cli", "conftest"], ["src/ledger/**", "tests/*.py"])
     run_checked([poetry, "run", "ruff", "format", "src/ledger", "tests"], cwd=project)
+    run_checked([poetry, "run", "ruff", "check", "--fix", "--quiet", "src/ledger", "tests"], cwd=project)
     checked = run_unchecked([poetry, "run", "poe", "check"], cwd=project)
-    image = f"{PREFIX}-service:dev"
+    image = f"{slug}:dev"
     build(docker, project, image)
-    smoke = run_checked(["sh", "scripts/docker-smoke-test.sh", image], cwd=project)
-    name = f"{PREFIX}-served"
-    run_checked([docker, "run", "--detach", "--name", name, "--publish", "127.0.0.1::8000", image], cwd=project)
-    try:
-        port = run_checked([docker, "port", name, "8000"], cwd=project).stdout.split(":")[-1].strip()
-        answers = {path: wait_for_json(f"http://127.0.0.1:{port}{path}") for path in ("/health", "/entries/7")}
-    finally:
-        subprocess.run([docker, "rm", "--force", name], capture_output=True, check=False)
+    tested_in_image = build(docker, project, f"{slug}:test", "--target", "test")
+    with listening_port() as database_port:
+        env_file = tmp_path / "smoke.env"
+        port = free_port()
+        env_file.write_text(f"PORT={port}\nLEDGER_DATABASE_PORT={database_port}\n", encoding="utf-8")
+        bridged = run_unchecked(["sh", "scripts/docker-smoke-test.sh", image, "--env-file", str(env_file)], project)
+        smoke = run_checked(
+            [poetry, "run", "poe", "docker-smoke", "--env-file", str(env_file), "--network", "host"], cwd=project
+        )
+        name = f"{PREFIX}-served"
+        run_checked(
+            [docker, "run", "--detach", "--name", name, "--network", "host", "--env-file", str(env_file), image],
+            cwd=project,
+        )
+        try:
+            answers = {path: wait_for_json(f"http://127.0.0.1:{port}{path}") for path in ("/health", "/entries/7")}
+        finally:
+            subprocess.run([docker, "rm", "--force", name], capture_output=True, check=False)
 
     assert {name: locked_versions(project)[name] for name in LOCKED} == LOCKED
     assert strict.returncode != 0, strict.stdout
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert re.search(r"tests/test_main\.py \.\s", checked.stdout), checked.stdout
     assert re.search(r"tests/template/test_main\.py \.+", checked.stdout), checked.stdout
+    assert "test_cli.py .." in tested_in_image
+    assert bridged.returncode == 1, bridged.stdout + bridged.stderr
     assert "turned healthy" in smoke.stdout
     assert answers == {"/health": {"status": "ok"}, "/entries/7": {"id": 7, "currency": "EUR"}}
 
@@ -233,8 +277,9 @@ def test_a_cli_keeps_its_lock_and_the_image_runs_its_own_command(docker, poetry,
     edit(project / "Dockerfile", 'ENTRYPOINT ["ledger-tool"]', 'ENTRYPOINT ["ledger-admin"]')
     image = f"{PREFIX}-cli:dev"
     build(docker, project, image)
-    command = run_checked([docker, "run", "--rm", image, "balance"], cwd=project)
-    smoke = run_checked(["sh", "scripts/docker-smoke-test.sh", image], cwd=project)
+    setting = ("--env", "LEDGER_DATABASE_PORT=5432")
+    command = run_checked([docker, "run", "--rm", *setting, image, "balance"], cwd=project)
+    smoke = run_checked(["sh", "scripts/docker-smoke-test.sh", image, *setting], cwd=project)
 
     assert {name: locked_versions(project)[name] for name in ("pydantic", "click")} == {
         "pydantic": LOCKED["pydantic"],
