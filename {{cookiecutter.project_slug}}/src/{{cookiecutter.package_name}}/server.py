@@ -5,8 +5,16 @@ import resource
 
 import h11
 import uvicorn
+from uvicorn.importer import import_from_string
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from .observability import (
+    ASGIApp,
+    MetricsMiddleware,
+    RequestIdMiddleware,
+    log_config,
+    traced,
+)
 from .settings import Settings, get_settings
 
 # The ASGI app, named from this package, so renaming the package needs no edit here.
@@ -66,14 +74,23 @@ def raise_open_file_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+def service_app() -> ASGIApp:
+    """The app uvicorn serves (factory=True): the package's app inside the template's layers."""
+    app: ASGIApp = import_from_string(ASGI_APP)
+    # Outermost first: request ids, metrics, traces (when OTEL_* ask for them), then the app.
+    return RequestIdMiddleware(MetricsMiddleware(traced(app, get_settings())))
+
+
 def serve(settings: Settings, *, reload: bool = False) -> None:
     """Serve the app until SIGTERM or SIGINT, which drain open requests first."""
     raise_open_file_limit()
     uvicorn.run(
-        ASGI_APP,
+        f"{__name__}:service_app",
+        factory=True,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        log_config=log_config(settings),
         reload=reload,
         http=H11ProtocolWithHeaderTimeout,
         timeout_keep_alive=settings.keep_alive_timeout,
