@@ -52,6 +52,8 @@ from {{ cookiecutter.package_name }}.settings import Settings, SettingsError{% i
 LINE_FIELDS = {"timestamp", "level", "logger", "message"}
 {%- if fastapi %}
 GENERATED_REQUEST_ID = re.compile(r"[0-9a-f]{32}")
+# A W3C traceparent header, as a caller that traces sends it: its trace id and its span's.
+CALLERS_TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 {%- endif %}
 
 
@@ -262,15 +264,17 @@ def test_a_request_is_a_span_named_by_its_route_and_its_log_lines_carry_the_trac
     app = traced(create_app(settings), settings, SimpleSpanProcessor(spans))
     client = TestClient(RequestIdMiddleware(MetricsMiddleware(app, CollectorRegistry())))
 
-    client.get("/hello/Ada", headers={"X-Request-ID": "traced-1"})
+    client.get("/hello/Ada", headers={"X-Request-ID": "traced-1", "traceparent": CALLERS_TRACE})
 
     [span] = [span for span in spans.get_finished_spans() if span.kind is SpanKind.SERVER]
     assert span.name == "GET /hello/{name}"
+    assert span.context is not None
+    assert span.parent is not None
+    assert f"00-{span.context.trace_id:032x}-{span.parent.span_id:016x}-01" == CALLERS_TRACE
     assert span.attributes is not None
     assert span.attributes["http.route"] == "/hello/{name}"
     [record] = app_records(log_lines())
     assert record["request_id"] == "traced-1"
-    assert span.context is not None
     assert record["trace_id"] == f"{span.context.trace_id:032x}"
     # The line was written inside the endpoint's own span, a child of the request's.
     finished = spans.get_finished_spans()
