@@ -17,7 +17,9 @@ import urllib.request
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from threading import Thread
 
 import pytest
 
@@ -668,3 +670,54 @@ def test_the_image_logs_json_lines_with_request_ids_and_serves_metrics(docker, f
         ("<unmatched>", "404"): 1.0,
         ("/fail/{reason}", "500"): 1.0,
     }
+
+
+class OtlpReceiver(BaseHTTPRequestHandler):
+    """Takes OTLP/HTTP trace exports as a collector does, keeping each body (protobuf)."""
+
+    bodies: list[bytes]
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.path == "/v1/traces" and self.headers["Content-Type"] == "application/x-protobuf":
+            self.bodies.append(body)
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@contextmanager
+def otlp_receiver():
+    """A receiver on 127.0.0.1: yields its endpoint and the bodies it has received."""
+    bodies: list[bytes] = []
+    with ThreadingHTTPServer(("127.0.0.1", 0), type("Receiver", (OtlpReceiver,), {"bodies": bodies})) as server:
+        Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}", bodies
+        finally:
+            server.shutdown()
+
+
+def test_the_image_exports_traces_when_an_otlp_endpoint_is_set(docker, fastapi_build):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    with otlp_receiver() as (endpoint, bodies):
+        # The host's network: the container reaches the receiver on 127.0.0.1, and listens there only.
+        env = ["HOST=127.0.0.1", f"PORT={port}", f"OTEL_EXPORTER_OTLP_ENDPOINT={endpoint}"]
+        with container(docker, "--network", "host", *(f"--env={item}" for item in env), fastapi_build.image) as name:
+            wait_for(lambda: get_health(f"{url}/health"), HEALTHY_WITHIN_SECONDS, "GET /health", docker, name)
+            assert http_get(f"{url}/hello/Ada", **{"X-Request-ID": "traced-in-image"})[0] == 200
+            run_checked([docker, "stop", name], cwd=Path.cwd())
+            logs = run_checked([docker, "logs", name], cwd=Path.cwd())
+
+    [greeting] = [record for record in json_lines(logs.stdout) if record["message"] == "greeting Ada"]
+    assert greeting["request_id"] == "traced-in-image"
+    exported = b"".join(bodies)
+    # Protobuf keeps strings and the 16-byte trace id as they are.
+    assert b"GET /hello/{name}" in exported
+    assert bytes.fromhex(greeting["trace_id"]) in exported

@@ -21,6 +21,7 @@ import logging.config
 import re
 import time
 import uuid
+import weakref
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -255,7 +256,7 @@ class HttpMetrics:
 
 
 # One set of metrics for each registry (the default one holds the process collectors already).
-_registered: dict[int, HttpMetrics] = {}
+_registered: weakref.WeakKeyDictionary[CollectorRegistry, HttpMetrics] = weakref.WeakKeyDictionary()
 
 
 class MetricsMiddleware:
@@ -266,9 +267,9 @@ class MetricsMiddleware:
     def __init__(self, app: ASGIApp, registry: CollectorRegistry = REGISTRY) -> None:
         self.app = app
         self.registry = registry
-        if id(registry) not in _registered:
-            _registered[id(registry)] = HttpMetrics.register(registry)
-        self.metrics = _registered[id(registry)]
+        if registry not in _registered:
+            _registered[registry] = HttpMetrics.register(registry)
+        self.metrics = _registered[registry]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
