@@ -1,6 +1,9 @@
 {%- set fastapi = cookiecutter.app_type == "fastapi" -%}
 """Logs{% if fastapi %}, request ids, metrics and traces{% endif %} (observability.py)."""
 
+{% if fastapi -%}
+import asyncio
+{% endif -%}
 import io
 import json
 import logging
@@ -14,13 +17,13 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import pytest
 from fastapi import FastAPI, Header
-from fastapi.testclient import TestClient
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -30,6 +33,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.observability import (
+    ASGIApp,
+    Message,
     MetricsMiddleware,
     RequestIdMiddleware,
     configure_logging,
@@ -144,9 +149,82 @@ def test_the_command_line_logs_in_the_same_format(monkeypatch: pytest.MonkeyPatc
 {%- else %}
 
 
-def served(registry: CollectorRegistry) -> TestClient:
+@dataclass
+class Answer:
+    status_code: int
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode()
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class Client:
+    """Requests through the ASGI interface, as uvicorn makes them: no HTTP client needed (none the
+    template would add can collide with the one your app locks)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    def get(self, path: str, headers: Mapping[str, str | bytes] | None = None) -> Answer:
+        return self.request("GET", path, headers)
+
+    def post(self, path: str) -> Answer:
+        return self.request("POST", path)
+
+    def request(
+        self, method: str, path: str, headers: Mapping[str, str | bytes] | None = None
+    ) -> Answer:
+        raw = [
+            (name.lower().encode(), value if isinstance(value, bytes) else value.encode())
+            for name, value in (headers or {}).items()
+        ]
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"host", b"testserver"), *raw],
+            "client": ("127.0.0.1", 50000),
+            "server": ("testserver", 80),
+        }
+        return asyncio.run(exchange(self.app, scope))
+
+
+async def exchange(app: ASGIApp, scope: Message) -> Answer:
+    sent: list[Message] = []
+    answered = asyncio.Event()
+
+    async def receive() -> Message:
+        if not sent:
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await answered.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            answered.set()
+
+    await app(scope, receive, send)
+    start = sent[0]
+    headers = {name.decode().lower(): value.decode() for name, value in start.get("headers", [])}
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return Answer(start["status"], headers, body)
+
+
+def served(registry: CollectorRegistry) -> Client:
     """The example app inside server.py's layers, with metrics in a registry of its own."""
-    return TestClient(RequestIdMiddleware(MetricsMiddleware(create_app(Settings()), registry)))
+    return Client(RequestIdMiddleware(MetricsMiddleware(create_app(Settings()), registry)))
 
 
 def app_records(lines: list[str]) -> list[dict[str, object]]:
@@ -155,7 +233,7 @@ def app_records(lines: list[str]) -> list[dict[str, object]]:
     return [record for record in records if record["logger"] == "{{ cookiecutter.package_name }}.app"]
 
 
-def samples(client: TestClient, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+def samples(client: Client, name: str) -> dict[tuple[tuple[str, str], ...], float]:
     """The samples of one metric /metrics shows, by their labels (parsed by prometheus-client)."""
     text = client.get("/metrics").text
     return {
@@ -189,7 +267,7 @@ def test_a_given_request_id_comes_back_and_is_on_the_requests_log_lines(
 )
 def test_a_missing_or_unsafe_request_id_is_replaced_by_a_new_one(given: bytes | None) -> None:
     client = served(CollectorRegistry())
-    headers = {} if given is None else {b"X-Request-ID": given}
+    headers = {} if given is None else {"X-Request-ID": given}
 
     first = client.get("/health", headers=headers).headers["x-request-id"]
     second = client.get("/health", headers=headers).headers["x-request-id"]
@@ -205,7 +283,7 @@ def test_the_app_sees_the_request_id_it_answers_with() -> None:
     def seen(x_request_id: Annotated[str, Header()]) -> str:
         return x_request_id
 
-    response = TestClient(RequestIdMiddleware(app)).get("/seen", headers={"X-Request-ID": "a b"})
+    response = Client(RequestIdMiddleware(app)).get("/seen", headers={"X-Request-ID": "a b"})
 
     assert response.json() == response.headers["x-request-id"]
     assert GENERATED_REQUEST_ID.fullmatch(response.json())
@@ -244,7 +322,7 @@ def test_unmatched_paths_and_odd_methods_share_one_label_each() -> None:
 
 
 def test_metrics_show_the_process_and_requests_in_flight() -> None:
-    client = TestClient(RequestIdMiddleware(MetricsMiddleware(create_app(Settings()))))
+    client = Client(RequestIdMiddleware(MetricsMiddleware(create_app(Settings()))))
 
     response = client.get("/metrics")
     names = {family.name for family in text_string_to_metric_families(response.text)}
@@ -262,7 +340,7 @@ def test_a_request_is_a_span_named_by_its_route_and_its_log_lines_carry_the_trac
     spans = InMemorySpanExporter()
     settings = Settings(otel_exporter_otlp_endpoint="http://127.0.0.1:4318")
     app = traced(create_app(settings), settings, SimpleSpanProcessor(spans))
-    client = TestClient(RequestIdMiddleware(MetricsMiddleware(app, CollectorRegistry())))
+    client = Client(RequestIdMiddleware(MetricsMiddleware(app, CollectorRegistry())))
 
     client.get("/hello/Ada", headers={"X-Request-ID": "traced-1", "traceparent": CALLERS_TRACE})
 
