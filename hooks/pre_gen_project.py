@@ -101,6 +101,12 @@ DEPENDENCY_NAMES = frozenset(
         "annotated-doc", "annotated-types", "anyio", "fastapi", "h11", "httpcore", "httpcore2", "httpx",
         "httpx2", "httpx2-jsfetch", "idna", "opentelemetry", "opentelemetry-api", "pydantic", "pydantic-core",
         "sniffio", "starlette", "truststore", "typing-extensions", "typing-inspection", "uvicorn",
+        # app_type=fastapi's observability: prometheus-client, FastAPI's opentelemetry extra and what they bring
+        "prometheus-client", "opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-http",
+        "opentelemetry-exporter-otlp-proto-common", "opentelemetry-exporter-otlp-common",
+        "opentelemetry-exporter-http-transport", "opentelemetry-proto", "opentelemetry-semantic-conventions",
+        "protobuf", "google", "googleapis-common-protos", "requests", "urllib3", "certifi", "charset-normalizer",
+        "normalizer",
         # app_type=cli
         "click", "colorama",
         # settings, for every app_type: pydantic-settings and what it brings

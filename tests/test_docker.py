@@ -17,7 +17,9 @@ import urllib.request
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from threading import Thread
 
 import pytest
 
@@ -547,7 +549,8 @@ def test_forwarded_headers_are_believed_only_from_trusted_proxies(docker, fastap
             request = urllib.request.Request(f"{url}/hello/proxy", headers={"X-Forwarded-For": "203.0.113.7"})
             urllib.request.urlopen(request, timeout=5).close()
             logs = run_checked([docker, "logs", name], cwd=Path.cwd())
-        return re.search(r"INFO:\s+(\S+):\d+ - \"GET /hello/proxy", logs.stdout + logs.stderr)[1]
+        [access] = [record for record in json_lines(logs.stdout) if record.get("path") == "/hello/proxy"]
+        return access["client"].rpartition(":")[0]
 
     assert client_address_logged() != "203.0.113.7"
     assert client_address_logged("--env", "FORWARDED_ALLOW_IPS=*") == "203.0.113.7"
@@ -595,3 +598,150 @@ def test_nothing_in_the_runtime_image_is_writable_by_anyone(docker, built):
     found = json.loads(python_in_image(docker, built.image, WORLD_WRITABLE, user="0"))
 
     assert found == []
+
+
+# Logs, request ids and metrics in the running image (issue 21).
+# A route of the user's that fails, added to the example app (the image's app.py, plus these lines).
+FAILING_ROUTE = """
+
+@app.get("/fail/{reason}")
+def fail(reason: str) -> None:
+    raise RuntimeError(f"failed on purpose: {reason}")
+"""
+# Run in the image with its own prometheus-client: the samples of http_requests_total in /metrics's text.
+PARSE_METRICS = r"""
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+samples = [
+    [sample.labels, sample.value]
+    for family in text_string_to_metric_families(sys.stdin.read())
+    for sample in family.samples
+    if sample.name == "http_requests_total"
+]
+print(json.dumps(samples))
+"""
+
+
+def json_lines(text: str) -> list[dict]:
+    """Each line of a container's output as the JSON object it must be (a line that is not fails)."""
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def http_get(url: str, **headers: str) -> tuple[int, dict, bytes]:
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+@pytest.fixture(scope="module")
+def failing_route_image(docker, fastapi_build, tmp_path_factory) -> str:
+    """The fastapi image with a route that raises, as a user's code may: one more layer on the image."""
+    package = fastapi_build.answers["project_slug"].replace("-", "_")
+    app_py = fastapi_build.project / "src" / package / "app.py"
+    context = tmp_path_factory.mktemp("failing-route")
+    (context / "app.py").write_text(app_py.read_text(encoding="utf-8") + FAILING_ROUTE, encoding="utf-8")
+    (context / "Dockerfile").write_text(
+        f"FROM {fastapi_build.image}\nCOPY app.py /app/src/{package}/app.py\n", encoding="utf-8"
+    )
+    image = f"{PREFIX}-api:failing-route"
+    buildkit_build(docker, context, "--tag", image)
+    return image
+
+
+def test_the_image_logs_json_lines_with_request_ids_and_serves_metrics(docker, failing_route_image):
+    with container(docker, "--publish", "127.0.0.1::8000", failing_route_image) as name:
+        url = published_url(docker, name)
+        wait_for(lambda: get_health(f"{url}/health"), HEALTHY_WITHIN_SECONDS, "GET /health", docker, name)
+
+        greeted = http_get(f"{url}/hello/Ada", **{"X-Request-ID": "order-7f3a"})
+        missing = http_get(f"{url}/no/such/page")
+        failed = http_get(f"{url}/fail/boom", **{"X-Request-ID": "order-dead"})
+        metrics = http_get(f"{url}/metrics")
+        parsed = subprocess.run(
+            [docker, "exec", "--interactive", name, "python", "-c", PARSE_METRICS],
+            input=metrics[2].decode(),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        run_checked([docker, "stop", name], cwd=Path.cwd())
+        logs = run_checked([docker, "logs", name], cwd=Path.cwd())
+
+    assert (greeted[0], greeted[1]["x-request-id"]) == (200, "order-7f3a")
+    assert missing[0] == 404
+    assert re.fullmatch(r"[0-9a-f]{32}", missing[1]["x-request-id"])
+    assert (failed[0], failed[1]["x-request-id"]) == (500, "order-dead")
+    assert metrics[0] == 200
+    assert metrics[1]["content-type"].startswith("text/plain; version=")
+    records = json_lines(logs.stdout) + json_lines(logs.stderr)
+    assert all({"timestamp", "level", "logger", "message"} <= set(record) for record in records), records
+    access = {record["path"]: record for record in records if record["logger"] == "uvicorn.access"}
+    assert {"/hello/Ada", "/no/such/page", "/fail/boom"} <= set(access)
+    assert "/metrics" not in access
+    assert access["/hello/Ada"]["request_id"] == "order-7f3a"
+    assert access["/no/such/page"]["status"] == 404
+    [error] = [record for record in records if "exception" in record]
+    assert error["request_id"] == "order-dead"
+    assert error["exception"].startswith("Traceback (most recent call last):")
+    assert error["exception"].endswith("RuntimeError: failed on purpose: boom")
+    requests = {(labels["route"], labels["status"]): value for labels, value in json.loads(parsed.stdout)}
+    assert requests == {
+        ("/health", "200"): requests[("/health", "200")],
+        ("/hello/{name}", "200"): 1.0,
+        ("<unmatched>", "404"): 1.0,
+        ("/fail/{reason}", "500"): 1.0,
+    }
+
+
+class OtlpReceiver(BaseHTTPRequestHandler):
+    """Takes OTLP/HTTP trace exports as a collector does, keeping each body (protobuf)."""
+
+    bodies: list[bytes]
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.path == "/v1/traces" and self.headers["Content-Type"] == "application/x-protobuf":
+            self.bodies.append(body)
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@contextmanager
+def otlp_receiver():
+    """A receiver on 127.0.0.1: yields its endpoint and the bodies it has received."""
+    bodies: list[bytes] = []
+    with ThreadingHTTPServer(("127.0.0.1", 0), type("Receiver", (OtlpReceiver,), {"bodies": bodies})) as server:
+        Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}", bodies
+        finally:
+            server.shutdown()
+
+
+def test_the_image_exports_traces_when_an_otlp_endpoint_is_set(docker, fastapi_build):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    with otlp_receiver() as (endpoint, bodies):
+        # The host's network: the container reaches the receiver on 127.0.0.1, and listens there only.
+        env = ["HOST=127.0.0.1", f"PORT={port}", f"OTEL_EXPORTER_OTLP_ENDPOINT={endpoint}"]
+        with container(docker, "--network", "host", *(f"--env={item}" for item in env), fastapi_build.image) as name:
+            wait_for(lambda: get_health(f"{url}/health"), HEALTHY_WITHIN_SECONDS, "GET /health", docker, name)
+            assert http_get(f"{url}/hello/Ada", **{"X-Request-ID": "traced-in-image"})[0] == 200
+            run_checked([docker, "stop", name], cwd=Path.cwd())
+            logs = run_checked([docker, "logs", name], cwd=Path.cwd())
+
+    [greeting] = [record for record in json_lines(logs.stdout) if record["message"] == "greeting Ada"]
+    assert greeting["request_id"] == "traced-in-image"
+    exported = b"".join(bodies)
+    # Protobuf keeps strings and the 16-byte trace id as they are.
+    assert b"GET /hello/{name}" in exported
+    assert bytes.fromhex(greeting["trace_id"]) in exported

@@ -1,5 +1,6 @@
 """The HTTP application (server.py serves it behind the health route: ASGI_APP names it)."""
 
+import logging
 from importlib.metadata import metadata
 
 from fastapi import FastAPI
@@ -7,6 +8,8 @@ from pydantic import BaseModel
 
 from . import __distribution__, __version__
 from .settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
 
 
 class Greeting(BaseModel):
@@ -29,6 +32,7 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/hello/{name}")
     def hello(name: str) -> Greeting:
         """Greet someone by name."""
+        logger.info("greeting %s", name)
         return Greeting(message=f"Hello, {name}!")
 
     return app

@@ -1,6 +1,5 @@
 """The command-line interface."""
 
-import logging
 import signal
 import sys
 from importlib.metadata import metadata
@@ -9,6 +8,7 @@ from types import FrameType
 import click
 
 from . import __distribution__, __version__
+from .observability import configure_logging
 from .settings import SettingsError, get_settings
 
 PROG_NAME = __distribution__
@@ -24,7 +24,7 @@ def cli(context: click.Context) -> None:
         settings = get_settings()
     except SettingsError as error:
         raise click.ClickException(str(error)) from None
-    logging.basicConfig(level=settings.log_level.upper())
+    configure_logging(settings)
     context.obj = settings
 
 

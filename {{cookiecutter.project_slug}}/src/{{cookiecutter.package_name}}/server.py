@@ -4,21 +4,24 @@ layers (the health route, for any app), with a deadline for each request's head.
 import asyncio
 import importlib
 import resource
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, cast
+from typing import cast
 
 import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from .observability import (
+    ASGIApp,
+    MetricsMiddleware,
+    Receive,
+    RequestIdMiddleware,
+    Scope,
+    Send,
+    log_config,
+    traced,
+)
 from .settings import Settings, SettingsError, get_settings
 
-# ASGI's types, as Starlette spells them (any ASGI 3 app fits, FastAPI's or not).
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 # Seconds uvicorn waits for open requests on SIGTERM, well inside docker stop's 10 s.
 GRACEFUL_SHUTDOWN_SECONDS = 5
 REQUEST_TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n"
@@ -110,6 +113,8 @@ class HealthRoute:
         if not is_health or scope["method"] not in ("GET", "HEAD"):
             await self.app(scope, receive, send)
             return
+        # Starlette's key for the route that answered: metrics count the health path by its name.
+        scope["route"] = self
         body = self.BODY if scope["method"] == "GET" else b""
         headers = [
             (b"content-type", b"application/json"),
@@ -128,10 +133,11 @@ def service_app() -> ASGIApp:
     """
     settings = get_settings()
     app = load_app(settings.asgi_app)
+    # Traces, when the OTEL_* variables ask for them (observability.py).
+    app = traced(app, settings)
     # /ready (database), when the app has none, wraps the app here, inside the health route.
     app = HealthRoute(app, settings.health_path)
-    # Metrics, then request ids (observability.py), wrap the health route here.
-    return app
+    return RequestIdMiddleware(MetricsMiddleware(app))
 
 
 def raise_open_file_limit() -> None:
@@ -154,6 +160,7 @@ def serve(settings: Settings, *, reload: bool = False) -> None:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        log_config=log_config(settings),
         reload=reload,
         http=H11ProtocolWithHeaderTimeout,
         timeout_keep_alive=settings.keep_alive_timeout,

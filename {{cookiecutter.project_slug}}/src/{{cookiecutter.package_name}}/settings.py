@@ -60,10 +60,39 @@ class Settings(BaseSettings):
     log_level: LogLevel = "info"
     data_dir: Path = Path("data")
 
-    @field_validator("log_level", mode="before")
+    # Observability (observability.py, docs/observability.md). Log lines as JSON objects (the
+    # image's ENV) or as readable text (the default, for a terminal).
+    log_format: Literal["json", "console"] = "console"
+{%- if cookiecutter.app_type == "fastapi" %}
+    # OpenTelemetry's standard variables that decide whether traces are on: off unless an OTLP
+    # endpoint or an exporter is named, and OTEL_SDK_DISABLED wins. The SDK reads the others itself.
+    otel_sdk_disabled: bool = False
+    otel_traces_exporter: Literal["otlp", "console", "none"] | None = None
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_exporter_otlp_traces_endpoint: str | None = None
+    # The exporter installed speaks OTLP over HTTP (gRPC: opentelemetry-exporter-otlp-proto-grpc).
+    otel_exporter_otlp_protocol: Literal["http/protobuf"] = "http/protobuf"
+    otel_exporter_otlp_traces_protocol: Literal["http/protobuf"] = "http/protobuf"
+    # The service's name in traces; the distribution's name by default.
+    otel_service_name: str | None = None
+{%- endif %}
+
+    @field_validator("log_level", "log_format", mode="before")
     @classmethod
-    def lowercase_log_level(cls, value: object) -> object:
+    def lowercase(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
+{%- if cookiecutter.app_type == "fastapi" %}
+
+    @property
+    def tracing_enabled(self) -> bool:
+        if self.otel_sdk_disabled or self.otel_traces_exporter == "none":
+            return False
+        return bool(
+            self.otel_traces_exporter
+            or self.otel_exporter_otlp_endpoint
+            or self.otel_exporter_otlp_traces_endpoint
+        )
+{%- endif %}
 {%- if cookiecutter.app_type == "fastapi" %}
 
     @field_validator("health_path")
