@@ -62,12 +62,13 @@ def docker_build(
 
 
 def empty_cache_mounts() -> None:
-    run(["docker", "builder", "prune", "--force", "--filter", "type=exec.cachemount"])
+    # A prune waits for the engine's other builds: as long as a build may take, on a shared engine.
+    run(["docker", "builder", "prune", "--force", "--filter", "type=exec.cachemount"], timeout=BUILD_TIMEOUT)
 
 
 def empty_layer_cache() -> None:
     """Remove the build cache's layers that no image holds, and keep its cache mounts."""
-    run(["docker", "builder", "prune", "--force", "--filter", "type=regular"])
+    run(["docker", "builder", "prune", "--force", "--filter", "type=regular"], timeout=BUILD_TIMEOUT)
 
 
 def remove_images(tags: list[str]) -> None:
