@@ -308,17 +308,26 @@ def lock_dependencies(answers):
                 "reachable (or fix package_index_url), or generate with lock_dependencies=no and lock later.",
             )
         raise
-    write_image_requirements(poetry)
+    write_image_requirements(poetry, answers["package_index_url"] or "PyPI")
     return f"poetry.lock and image-requirements.txt written ({answers['package_index_url'] or 'PyPI'})"
 
 
-def write_image_requirements(poetry):
+def write_image_requirements(poetry, index):
     """image-requirements.txt from the new lock, as `poe lock` writes it.
 
     Its `poetry export` is the plugin pyproject.toml requires, which Poetry fetches into the project's
     .poetry/ on install: a dry run of the project alone installs only that.
     """
-    run([poetry, "install", "--dry-run", "--only-root"])
+    try:
+        run([poetry, "install", "--dry-run", "--only-root"])
+    except StepFailed as failure:
+        failure.args = (
+            f"Poetry could not add poetry-plugin-export, which pyproject.toml's [tool.poetry.requires-plugins] "
+            f"names, from {index}: Poetry resolves it together with the packages of its own environment, which "
+            "the index must serve too. Fix the index, or generate with lock_dependencies=no, then run "
+            "'poetry install' and 'poetry run poe lock'.",
+        )
+        raise
     run([sys.executable, IMAGE_REQUIREMENTS_SCRIPT])
 
 
