@@ -25,8 +25,8 @@ from urllib.parse import urlsplit
 # so the user's files survive); copier never writes them (its _exclude is unselected_paths, through
 # template_extensions.py). A new answer's files are one entry here.
 UNSELECTED_PATHS = {
-    ("app_type", "fastapi"): ["src/{package_name}/cli.py", "tests/test_cli.py"],
-    ("app_type", "cli"): ["src/{package_name}/app.py", "src/{package_name}/server.py", "tests/test_app.py"],
+    ("app_type", "fastapi"): ["src/{package_name}/cli.py", "tests/template/test_cli.py"],
+    ("app_type", "cli"): ["src/{package_name}/app.py", "src/{package_name}/server.py", "tests/template/test_app.py"],
     ("ci_provider", "github"): [".gitlab-ci.yml"],
     ("ci_provider", "gitlab"): [
         ".github/workflows/ci.yml",

@@ -152,7 +152,7 @@ def rename_package(project: Project, new_name: str) -> None:
     (project.path / "src" / PACKAGE).rename(project.path / "src" / new_name)
     pyproject = project.read("pyproject.toml").replace(f'include = "{PACKAGE}"', f'include = "{new_name}"')
     project.write("pyproject.toml", pyproject.replace(f'"{PACKAGE}.__main__:main"', f'"{new_name}.__main__:main"'))
-    for test in (project.path / "tests").glob("*.py"):
+    for test in (project.path / "tests").rglob("*.py"):
         test.write_text(test.read_text(encoding="utf-8").replace(PACKAGE, new_name), encoding="utf-8")
 
 
