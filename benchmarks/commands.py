@@ -14,6 +14,7 @@ from .config import BUILD_TIMEOUT, COMMAND_TIMEOUT, CONTAINER_PORT, HEALTH_TIMEO
 from .stats import parse_build_log
 
 UV_VERSION = template_harness.COOKIECUTTER_JSON["_uv_version"]
+REQUEST_TIMEOUT = 20
 
 
 def log(message: str) -> None:
@@ -112,7 +113,9 @@ def first_200(image: str, name: str, path: str) -> tuple[float, bytes]:
         url = f"http://{address}{path}"
         while time.perf_counter() - started < HEALTH_TIMEOUT:
             try:
-                with urllib.request.urlopen(url, timeout=2) as response:
+                # A first request that does real work (GET /notes) may take seconds on a loaded machine:
+                # a shorter timeout abandons it and asks again, never seeing its answer.
+                with urllib.request.urlopen(url, timeout=REQUEST_TIMEOUT) as response:
                     if response.status == 200:
                         return time.perf_counter() - started, response.read()
             except OSError:
