@@ -14,6 +14,7 @@ from .config import BUILD_TIMEOUT, COMMAND_TIMEOUT, CONTAINER_PORT, HEALTH_TIMEO
 from .stats import parse_build_log
 
 UV_VERSION = template_harness.COOKIECUTTER_JSON["_uv_version"]
+REQUEST_TIMEOUT = 20
 
 
 def log(message: str) -> None:
@@ -62,12 +63,13 @@ def docker_build(
 
 
 def empty_cache_mounts() -> None:
-    run(["docker", "builder", "prune", "--force", "--filter", "type=exec.cachemount"])
+    # A prune waits for the engine's other builds: as long as a build may take, on a shared engine.
+    run(["docker", "builder", "prune", "--force", "--filter", "type=exec.cachemount"], timeout=BUILD_TIMEOUT)
 
 
 def empty_layer_cache() -> None:
     """Remove the build cache's layers that no image holds, and keep its cache mounts."""
-    run(["docker", "builder", "prune", "--force", "--filter", "type=regular"])
+    run(["docker", "builder", "prune", "--force", "--filter", "type=regular"], timeout=BUILD_TIMEOUT)
 
 
 def remove_images(tags: list[str]) -> None:
@@ -111,7 +113,9 @@ def first_200(image: str, name: str, path: str) -> tuple[float, bytes]:
         url = f"http://{address}{path}"
         while time.perf_counter() - started < HEALTH_TIMEOUT:
             try:
-                with urllib.request.urlopen(url, timeout=2) as response:
+                # A first request that does real work (GET /notes) may take seconds on a loaded machine:
+                # a shorter timeout abandons it and asks again, never seeing its answer.
+                with urllib.request.urlopen(url, timeout=REQUEST_TIMEOUT) as response:
                     if response.status == 200:
                         return time.perf_counter() - started, response.read()
             except OSError:
