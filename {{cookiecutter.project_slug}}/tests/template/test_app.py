@@ -7,7 +7,8 @@ import pytest
 
 from {{ cookiecutter.package_name }} import __version__
 from {{ cookiecutter.package_name }}.app import create_app
-from {{ cookiecutter.package_name }}.server import ASGIApp, HealthRoute, Message, service_app
+from {{ cookiecutter.package_name }}.observability import ASGIApp, Message
+from {{ cookiecutter.package_name }}.server import HealthRoute, service_app
 from {{ cookiecutter.package_name }}.settings import Settings, get_settings
 
 
