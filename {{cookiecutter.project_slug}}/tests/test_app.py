@@ -36,7 +36,17 @@ def test_openapi_describes_the_package(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
 
     assert schema["info"]["version"] == __version__
+{%- if cookiecutter.database == "postgresql" %}
+    assert set(schema["paths"]) == {
+        "/health",
+        "/ready",
+        "/hello/{name}",
+        "/items",
+        "/items/{item_id}",
+    }
+{%- else %}
     assert set(schema["paths"]) == {"/health", "/hello/{name}"}
+{%- endif %}
     assert client.get("/docs").status_code == 200
 
 
