@@ -47,6 +47,7 @@ UNSELECTED_PATHS = {
         "src/{package_name}/migrations/env.py",
         "src/{package_name}/migrations/script.py.mako",
         "src/{package_name}/migrations/versions/2026_12_02_1200-6f3a1c2b9d0e_create_items.py",
+        "scripts/docker-database-test.sh",
         "tests/conftest.py",
         "tests/test_database.py",
     ],

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, inspect
 from sqlalchemy.orm import Session
 {%- endif %}
 
+from {{ pkg }} import migrations
 {% if cookiecutter.app_type == "fastapi" -%}
 from {{ pkg }}.app import create_app, database_session
 {%- else -%}
@@ -36,10 +37,10 @@ UNREACHABLE_URL = "postgresql://app:hunter2@127.0.0.1:1/app"
 
 
 def run_migrations_module(*arguments: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """``python -m {{ pkg }}.migrations ARGUMENTS``, as ``poe migrate`` and the image run it."""
+    """``python -m <package>.migrations ARGUMENTS``, as ``poe migrate`` and the image run it."""
     environ = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
     return subprocess.run(
-        [sys.executable, "-m", "{{ pkg }}.migrations", *arguments],
+        [sys.executable, "-m", migrations.__name__, *arguments],
         env={**environ, **env},
         capture_output=True,
         text=True,
@@ -135,10 +136,13 @@ def test_not_ready_while_the_database_does_not_answer_yet_healthy() -> None:
     with TestClient(create_app(Settings(database_url=SecretStr(UNREACHABLE_URL)))) as client:
         ready = client.get("/ready")
         health = client.get("/health")
+        items = client.post("/items", json={"name": "Ada"})
 
     assert ready.status_code == 503
     assert ready.json() == {"status": "unavailable"}
     assert health.status_code == 200
+    assert items.status_code == 503
+    assert items.json() == {"detail": "the database is unavailable"}
 
 
 def test_without_a_database_url_the_app_starts_but_is_not_ready() -> None:

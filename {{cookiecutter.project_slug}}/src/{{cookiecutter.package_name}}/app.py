@@ -13,11 +13,17 @@ from typing import Annotated, Any
 from fastapi import {% if database %}Depends, {% endif %}FastAPI{% if database %}, HTTPException, Request, status
 from fastapi.responses import JSONResponse{% endif %}
 from pydantic import BaseModel{% if database %}, ConfigDict, Field
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker{% endif %}
 
 from . import __distribution__, __version__
 {%- if database %}
-from .database import NOT_CONFIGURED, create_engine_from, database_answers
+from .database import (
+    NOT_CONFIGURED,
+    create_engine_from,
+    database_answers,
+    describe_database_error,
+)
 from .models import ITEM_NAME_LENGTH, Item
 {%- endif %}
 from .settings import Settings, get_settings
@@ -94,6 +100,18 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=database_lifespan(settings),
 {%- endif %}
     )
+
+{%- if database %}
+
+    @app.exception_handler(OperationalError)
+    def database_unavailable(request: Request, error: OperationalError) -> JSONResponse:
+        """A database that does not answer is a 503 (try again later), logged in one line."""
+        logger.warning("the database: %s", describe_database_error(error))
+        return JSONResponse(
+            {"detail": "the database is unavailable"},
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+{%- endif %}
 
     @app.get(settings.health_path)
     def health() -> Health:
