@@ -105,29 +105,15 @@ def test_the_image_migrates_its_database_and_serves_items_and_readiness(service,
     buildkit_build(docker, service, "--build-arg", f"PYTHON_IMAGE={base_image(HOST_PYTHON)}", "--tag", image)
     server = postgres_server()
     database_url = server.create_database("app")
-    package = f"{PREFIX}-fastapi".replace("-", "_")
 
-    # As a deploy's migration step runs it: the image's own Python, the host's network to reach the server.
+    # CI's step (poe docker-database-test): the image's migrations, then the service turns ready.
     migrated = run_checked(
-        [
-            docker,
-            "run",
-            "--rm",
-            "--network",
-            "host",
-            "--env",
-            f"DATABASE_URL={database_url}",
-            "--entrypoint",
-            "python",
-            image,
-            "-m",
-            f"{package}.migrations",
-            "upgrade",
-            "head",
-        ],
+        ["sh", "scripts/docker-database-test.sh", image],
         cwd=service,
+        env=tool_environment(DATABASE_URL=database_url, READY_TEST_PORT=str(free_port())),
     )
     assert "Running upgrade  -> 6f3a1c2b9d0e" in migrated.stderr
+    assert "migrated the database and turned ready" in migrated.stdout
 
     port = free_port()
     name = f"{PREFIX}-serve"
