@@ -2,15 +2,15 @@
 {%- set database = cookiecutter.database == "postgresql" %}
 {% if database %}
 import logging
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 {%- endif %}
 from importlib.metadata import metadata
 {%- if database %}
 from typing import Annotated, Any
 {%- endif %}
 
-from fastapi import {% if database %}Depends, {% endif %}FastAPI{% if database %}, HTTPException, Request, status
+from fastapi import {% if database %}Depends, {% endif %}FastAPI{% if database %}, HTTPException, Request, Response, status
 from fastapi.responses import JSONResponse{% endif %}
 from pydantic import BaseModel{% if database %}, ConfigDict, Field
 from sqlalchemy.exc import OperationalError
@@ -53,7 +53,9 @@ class ItemOut(BaseModel):
     name: str
 
 
-def database_lifespan(settings: Settings) -> Any:
+def database_lifespan(
+    settings: Settings,
+) -> Callable[[FastAPI], AbstractAsyncContextManager[dict[str, Any]]]:
     """The engine, made at start-up and disposed of at shutdown; its sessions reach each request as
     request.state.sessions. Without DATABASE_URL the app still starts; /ready answers 503."""
 
@@ -121,15 +123,14 @@ def create_app(settings: Settings) -> FastAPI:
 {%- if database %}
 
     @app.get("/ready", responses={503: {"model": Health}})
-    def ready(request: Request) -> Any:
+    def ready(request: Request, response: Response) -> Health:
         """Answer 200 when the database answers, 503 when it does not (a load balancer's readiness
         probe: traffic waits, the container stays)."""
         engine = request.state.engine
         if engine is not None and database_answers(engine):
             return Health(status="ok")
-        return JSONResponse(
-            {"status": "unavailable"}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE
-        )
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        return Health(status="unavailable")
 {%- endif %}
 
     @app.get("/hello/{name}")
