@@ -6,6 +6,7 @@ One locked, installed project per app type a session; the image is built once.
 """
 
 import json
+import shutil
 import subprocess
 import time
 import urllib.error
@@ -72,6 +73,29 @@ def test_a_project_with_postgresql_passes_its_own_checks_on_a_real_server(reques
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "test_database.py" in checked.stdout
     assert " skipped" not in checked.stdout
+
+
+def test_a_model_changed_without_its_migration_fails_the_checks(service, poetry, host_postgres, tmp_path):
+    project = tmp_path / "project"
+    shutil.copytree(service, project, symlinks=True)
+    models = next(project.glob("src/*/models.py"))
+    declared = "    name: Mapped[str] = mapped_column(String(ITEM_NAME_LENGTH))\n"
+    models.write_text(
+        models.read_text(encoding="utf-8").replace(declared, declared + "    note: Mapped[str | None]\n"),
+        encoding="utf-8",
+    )
+    # The copy's own src first (its .venv's editable install names the original's).
+    env = tool_environment(
+        TEST_DATABASE_URL=host_postgres.create_database("drifted"), CI="true", PYTHONPATH=str(project / "src")
+    )
+
+    tested = run_unchecked(
+        [poetry, "run", "python", "-m", "pytest", "-q", "tests/test_database.py", "-k", "agree"], project, env=env
+    )
+
+    assert tested.returncode == 1, tested.stdout + tested.stderr
+    assert "New upgrade operations detected" in tested.stdout
+    assert "'add_column'" in tested.stdout
 
 
 def request_json(method: str, url: str, body: dict | None = None) -> tuple[int, object]:
