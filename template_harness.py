@@ -5,15 +5,21 @@ pytest puts the root on sys.path (`pythonpath` in pyproject.toml), and the bench
 (`python -m benchmarks`). A command that fails raises HarnessError with its output.
 """
 
+import contextlib
 import hashlib
 import importlib.util
 import itertools
 import json
 import os
 import re
+import secrets
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import tempfile
+import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -254,6 +260,119 @@ def official_or_standin_postgres_image(docker: str) -> str:
         return official
     run_checked([POSTGRES_STANDIN_SCRIPTS[0], POSTGRES_MAJOR, standin], cwd=TEMPLATE_DIR)
     return standin
+
+
+# --- a PostgreSQL server on this machine ----------------------------------------------------------------------
+
+# Debian's server binaries (package postgresql, which .ci/run installs when initdb is missing).
+POSTGRES_BIN_DIRS = "/usr/lib/postgresql/*/bin"
+POSTGRES_USER = "postgres"
+POSTGRES_STOP_SECONDS = 15
+
+
+def postgres_bin_dir() -> Path | None:
+    """The folder of initdb and pg_ctl: on PATH, else Debian's newest, else None."""
+    on_path = shutil.which("initdb")
+    if on_path:
+        return Path(on_path).resolve().parent
+    found = sorted(Path("/").glob(POSTGRES_BIN_DIRS.lstrip("/") + "/initdb"), key=lambda path: int(path.parts[-3]))
+    return found[-1].parent if found else None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class HostPostgres:
+    """A PostgreSQL server of this machine's, in a temporary folder, on 127.0.0.1 and a free port, with a
+    password (scram-sha-256) as servers have. As root it runs as the `postgres` user (initdb refuses root).
+    Stopped by the PID it wrote, whatever state it is in; remove() deletes its folder."""
+
+    def __init__(self, bin_dir: Path):
+        self.bin_dir = bin_dir
+        self.folder = Path(tempfile.mkdtemp(prefix="template-test-postgres-"))
+        self.port = free_port()
+        self.password = secrets.token_hex(12)
+        self.as_user = ["runuser", "-u", POSTGRES_USER, "--"] if os.geteuid() == 0 else []
+        if self.as_user:
+            shutil.chown(self.folder, POSTGRES_USER)
+        password_file = self.folder / "password"
+        password_file.write_text(self.password, encoding="utf-8")
+        if self.as_user:
+            shutil.chown(password_file, POSTGRES_USER)
+        self.pid: int | None = None
+        self._run(
+            "initdb",
+            "--pgdata",
+            str(self.data),
+            "--username",
+            POSTGRES_USER,
+            "--pwfile",
+            str(password_file),
+            "--auth",
+            "scram-sha-256",
+            "--encoding",
+            "UTF8",
+            "--no-sync",
+        )
+        password_file.unlink()
+
+    @property
+    def data(self) -> Path:
+        return self.folder / "data"
+
+    def _run(self, program: str, *arguments: str) -> subprocess.CompletedProcess:
+        return run_checked([*self.as_user, str(self.bin_dir / program), *arguments], cwd=self.folder)
+
+    def start(self) -> "HostPostgres":
+        # fsync off: a test server's data need not survive a crash of the machine, and CI is faster without it.
+        options = f"-h 127.0.0.1 -p {self.port} -k {self.folder} -c fsync=off -c full_page_writes=off"
+        self._run(
+            "pg_ctl",
+            "--pgdata",
+            str(self.data),
+            "--log",
+            str(self.folder / "server.log"),
+            "--options",
+            options,
+            "--wait",
+            "start",
+        )
+        self.pid = int((self.data / "postmaster.pid").read_text(encoding="utf-8").split()[0])
+        return self
+
+    def stop(self) -> None:
+        """Fast shutdown (SIGINT to the postmaster's PID), then SIGKILL if it lingers."""
+        if self.pid is None:
+            return
+        pid, self.pid = self.pid, None
+        for signal_number in (signal.SIGINT, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal_number)
+            deadline = time.monotonic() + POSTGRES_STOP_SECONDS
+            while time.monotonic() < deadline:
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    return
+                time.sleep(0.1)
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def url(self, database: str = "postgres") -> str:
+        """The URL a platform hands out: postgresql://, the user, the password, 127.0.0.1 and the port."""
+        return f"postgresql://{POSTGRES_USER}:{self.password}@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name: str) -> str:
+        """A new, empty database; its URL."""
+        env = tool_environment(PGPASSWORD=self.password)
+        command = [str(self.bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", POSTGRES_USER, name]
+        run_checked(command, cwd=self.folder, env=env)
+        return self.url(name)
 
 
 def remove_images_named(prefix: str) -> None:

@@ -39,6 +39,18 @@ UNSELECTED_PATHS = {
         ".github/workflows/template-update.yml",
         ".github/dependabot.yml",
     ],
+    ("database", "none"): [
+        "src/{package_name}/database.py",
+        "src/{package_name}/models.py",
+        "src/{package_name}/migrations/__init__.py",
+        "src/{package_name}/migrations/__main__.py",
+        "src/{package_name}/migrations/env.py",
+        "src/{package_name}/migrations/script.py.mako",
+        "src/{package_name}/migrations/versions/2026_12_02_1200-6f3a1c2b9d0e_create_items.py",
+        "scripts/docker-database-test.sh",
+        "tests/template/conftest.py",
+        "tests/template/test_database.py",
+    ],
     ("license", "Proprietary"): ["LICENSE"],
 }
 DOCKERFILE_STAGES = ("build-tools", "uv", "poetry", "lock-check", "dependencies", "app-files", "test", "runtime")

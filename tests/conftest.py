@@ -13,12 +13,14 @@ pytest.register_assert_rewrite("template_harness")
 from template_harness import (  # noqa: E402  (after register_assert_rewrite, so its asserts explain themselves)
     IN_CI,
     Bake,
+    HostPostgres,
     bake,
     clone_template,
     docker_cli,
     git,
     official_or_standin_image,
     official_or_standin_postgres_image,
+    postgres_bin_dir,
     tag_releases,
 )
 
@@ -115,3 +117,36 @@ def own_template_clone(template_clone, tmp_path) -> Path:
     destination = tmp_path / "template"
     git(tmp_path, "clone", "--quiet", str(template_clone), str(destination))
     return tag_releases(destination)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """postgres_server() -> a new PostgreSQL server of this machine's, started; every one is stopped by its
+    PID and its folder removed at the end of the session, whatever happened.
+
+    In CI a missing server fails the test: .ci/run installs Debian's postgresql.
+    """
+    bin_dir = postgres_bin_dir()
+    if bin_dir is None:
+        message = "no PostgreSQL server binaries (initdb) on PATH or in /usr/lib/postgresql/*/bin"
+        if IN_CI:
+            pytest.fail(f"{message}: .ci/run must install Debian's postgresql")
+        pytest.skip(f"{message}: apt-get install postgresql to run these tests")
+    servers: list[HostPostgres] = []
+
+    def _postgres_server() -> HostPostgres:
+        server = HostPostgres(bin_dir)
+        servers.append(server)
+        return server.start()
+
+    try:
+        yield _postgres_server
+    finally:
+        for server in servers:
+            server.remove()
+
+
+@pytest.fixture(scope="session")
+def host_postgres(postgres_server) -> HostPostgres:
+    """One PostgreSQL server shared by the session (create a database of your own on it: create_database)."""
+    return postgres_server()

@@ -15,6 +15,7 @@ import yaml
 
 from template_harness import (
     CI_OPTIONS,
+    COOKIECUTTER_JSON,
     GITHUB_OPTIONS,
     GITHUB_WORKFLOW,
     GITLAB_CI,
@@ -395,3 +396,54 @@ def test_template_workflow_runs_the_fast_tier_and_ci_run(tmp_path):
     assert workflow["permissions"] == {"contents": "read"}
     assert workflow["concurrency"]["cancel-in-progress"] is True
     assert "push" in workflow_triggers(workflow)
+
+
+DATABASE_OPTIONS = [
+    {"app_type": app_type, "ci_provider": provider, "license": "MIT", "database": "postgresql"}
+    for app_type in ("fastapi", "cli")
+    for provider in ("github", "gitlab")
+]
+POSTGRES_IMAGE = f"postgres:{COOKIECUTTER_JSON['_postgres_version']}"
+DATABASE_TEST_COMMAND = "sh scripts/docker-database-test.sh"
+
+
+@pytest.mark.parametrize("options", DATABASE_OPTIONS, ids=matrix_id)
+def test_ci_gives_the_checks_and_the_image_a_postgresql_of_the_projects_major(baked_project, actionlint, options):
+    """database=postgresql: the tests get TEST_DATABASE_URL from a service container of _postgres_version, and
+    the image job migrates a database of that version with the project's own script (run for real in
+    tests/test_database.py)."""
+    project = baked_project(options)
+
+    assert_main_ci_file_is_valid(actionlint, options["ci_provider"], project)
+    if options["ci_provider"] == "github":
+        jobs = load_yaml(project / GITHUB_WORKFLOW)["jobs"]
+        for job in ("check", "image"):
+            assert jobs[job]["services"]["postgres"]["image"] == POSTGRES_IMAGE
+            assert jobs[job]["services"]["postgres"]["ports"] == ["5432:5432"]
+        assert jobs["check"]["env"]["TEST_DATABASE_URL"].startswith("postgresql://postgres:test@127.0.0.1:5432/")
+        step = next(step for step in jobs["image"]["steps"] if DATABASE_TEST_COMMAND in step.get("run", ""))
+        assert step["env"]["DATABASE_URL"].startswith("postgresql://postgres:test@127.0.0.1:5432/")
+    else:
+        pipeline = load_yaml(project / GITLAB_CI)
+        service = pipeline["check"]["services"][0]
+        assert service["name"] == POSTGRES_IMAGE
+        assert f"@{service['alias']}:5432/" in pipeline["check"]["variables"]["TEST_DATABASE_URL"]
+        script = "\n".join(pipeline["smoke-test"]["script"])
+        assert f"--env POSTGRES_PASSWORD=test {POSTGRES_IMAGE}" in script
+        assert f'{DATABASE_TEST_COMMAND} "$PIPELINE_IMAGE"' in script
+
+
+@pytest.mark.parametrize("app_type", ["fastapi", "cli"])
+def test_the_database_test_script_passes_shellcheck_and_is_a_poe_task(baked_project, app_type):
+    project = baked_project({"app_type": app_type, "ci_provider": "none", "license": "MIT", "database": "postgresql"})
+
+    completed = subprocess.run(
+        [shutil.which("shellcheck"), "--shell=sh", "scripts/docker-database-test.sh"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
+
+    assert completed.returncode == 0, completed.stdout
+    poe_task = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["poe"]["tasks"]
+    assert poe_task["docker-database-test"]["cmd"] == f"{DATABASE_TEST_COMMAND} my-service:dev"

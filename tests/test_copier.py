@@ -146,13 +146,20 @@ def test_the_answers_record_is_the_same_from_both_tools_and_holds_no_machine_pat
 def test_the_manifest_of_conditional_files_is_copiers_exclusion_list():
     """copier's _exclude asks the hook's UNSELECTED_PATHS; folders that hold only left-out files go too."""
     extensions = load_hook("post_gen_project")  # the manifest's owner
-    answers = {"app_type": "cli", "ci_provider": "none", "license": "Proprietary", "package_name": "pkg"}
+    answers = {
+        "app_type": "cli",
+        "database": "none",
+        "ci_provider": "none",
+        "license": "Proprietary",
+        "package_name": "pkg",
+    }
     shared = _template_extensions()
 
     excluded = shared.unselected_paths(answers).splitlines()
 
     assert excluded[: len(extensions.unselected_paths(answers))] == extensions.unselected_paths(answers)
     assert {"src/pkg/app.py", ".github/workflows/ci.yml", "LICENSE", ".github"} <= set(excluded)
+    assert {"src/pkg/database.py", "src/pkg/migrations", "src/pkg/migrations/versions"} <= set(excluded)
     assert "src/pkg" not in excluded
 
 

@@ -129,8 +129,9 @@ def test_the_readme_tree_names_what_a_bake_writes(baked_project):
 
 
 @pytest.mark.parametrize("app_type", ["fastapi", "cli"])
-def test_the_generated_readme_lists_every_task_of_the_project(baked_project, app_type):
-    project = baked_project({"app_type": app_type})
+@pytest.mark.parametrize("database", ["none", "postgresql"])
+def test_the_generated_readme_lists_every_task_of_the_project(baked_project, app_type, database):
+    project = baked_project({"app_type": app_type, "database": database})
     readme = (project / "README.md").read_text(encoding="utf-8")
     tasks_section = readme[readme.index("## Tasks\n") : readme.index("\n## ", readme.index("## Tasks\n"))]
 

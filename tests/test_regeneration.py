@@ -124,7 +124,13 @@ def test_prune_leaves_a_path_that_was_there_before(tmp_path, monkeypatch):
     for name in (".gitlab-ci.yml", ".github/workflows/ci.yml", ".github/dependabot.yml"):
         Path(name).parent.mkdir(parents=True, exist_ok=True)
         Path(name).write_text("x")
-    answers = {"app_type": "fastapi", "ci_provider": "none", "license": "MIT", "package_name": "pkg"}
+    answers = {
+        "app_type": "fastapi",
+        "database": "postgresql",
+        "ci_provider": "none",
+        "license": "MIT",
+        "package_name": "pkg",
+    }
 
     post_gen.prune_unselected_files(answers, frozenset({".github/workflows/ci.yml", ".github/workflows", ".github"}))
 
@@ -136,7 +142,13 @@ def test_prune_keeps_a_folder_that_was_there_before_even_when_empty(tmp_path, mo
     monkeypatch.chdir(tmp_path)
     Path(".github/workflows").mkdir(parents=True)
     Path(".github/workflows/ci.yml").write_text("written by this generation")
-    answers = {"app_type": "fastapi", "ci_provider": "gitlab", "license": "MIT", "package_name": "pkg"}
+    answers = {
+        "app_type": "fastapi",
+        "database": "postgresql",
+        "ci_provider": "gitlab",
+        "license": "MIT",
+        "package_name": "pkg",
+    }
 
     post_gen.prune_unselected_files(answers, frozenset({".github"}))
 

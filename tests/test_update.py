@@ -315,6 +315,25 @@ def test_an_option_switch_keeps_the_old_options_edited_file_and_names_it(project
     assert read_answers_file(project)["ci_provider"] == "gitlab"
 
 
+def test_turning_the_database_on_brings_it_in_as_a_merge(project, poetry, host_postgres, tmp_path):
+    """A project made without a database takes database=postgresql: the package's database code, its
+    migrations and tests arrive, the lock gains the drivers, and the new tests pass on a real server."""
+    updated = poe(project, poetry, "update-template", "--data", "database=postgresql")
+
+    assert updated.returncode == 0, updated.stdout + updated.stderr
+    assert read_answers_file(project)["database"] == "postgresql"
+    assert (project / "src" / "my_service" / "migrations" / "env.py").is_file()
+    lock = (project / "poetry.lock").read_text(encoding="utf-8")
+    assert 'name = "sqlalchemy"' in lock
+    assert 'name = "psycopg-binary"' in lock
+    env = tool_environment(TEST_DATABASE_URL=host_postgres.create_database("updated_project"), CI="true")
+    # python -m: the copied .venv's scripts still name the original project's interpreter.
+    tested = run_unchecked([poetry, "run", "python", "-m", "pytest", "-q", "tests/template/test_database.py"], project, env=env)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    commit_update(project)
+    assert_committed_tree_is_locked(project, poetry, tmp_path)
+
+
 def test_a_project_at_the_latest_release_is_up_to_date_while_main_moves(project, template, poetry):
     readme = template_file(template, "README.md")
     readme.write_text(readme.read_text(encoding="utf-8") + "\nOn main, not released.\n", encoding="utf-8")

@@ -203,7 +203,13 @@ def test_prune_removes_only_the_manifests_files(tmp_path, monkeypatch):
     for name in (".gitlab-ci.yml", ".github/workflows/ci.yml", ".github/dependabot.yml", ".github/CODEOWNERS"):
         os.makedirs(os.path.dirname(name) or ".", exist_ok=True)
         (tmp_path / name).write_text("x")
-    answers = {"app_type": "fastapi", "ci_provider": "none", "license": "MIT", "package_name": "pkg"}
+    answers = {
+        "app_type": "fastapi",
+        "database": "postgresql",
+        "ci_provider": "none",
+        "license": "MIT",
+        "package_name": "pkg",
+    }
 
     post_gen.prune_unselected_files(answers)
 

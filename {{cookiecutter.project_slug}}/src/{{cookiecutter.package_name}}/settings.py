@@ -24,6 +24,11 @@ Seconds = Annotated[float, Field(gt=0)]
 # module:attribute, as uvicorn names an app (dotted names on both sides).
 AppReference = Annotated[str, Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")]
 {%- endif %}
+{%- if cookiecutter.database == "postgresql" %}
+# The schemes DATABASE_URL takes (platforms hand out the first two), and the one SQLAlchemy gets.
+DATABASE_URL_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
+DATABASE_DRIVER = "postgresql+psycopg"
+{%- endif %}
 
 
 class SettingsError(ValueError):
@@ -59,6 +64,19 @@ class Settings(BaseSettings):
 {%- endif %}
     log_level: LogLevel = "info"
     data_dir: Path = Path("data")
+{%- if cookiecutter.database == "postgresql" %}
+
+    # The database (database.py). Its URL as platforms hand it out (postgresql://, postgres://; the
+    # driver, psycopg 3, is chosen here), from DATABASE_URL or the file /run/secrets/database_url.
+    # Without it the app starts and answers /health; /ready and the database routes answer 503.
+    database_url: SecretStr | None = None
+    # Connections each process keeps open, and the extra ones it may open under load.
+    database_pool_size: Annotated[int, Field(ge=1)] = 5
+    database_max_overflow: Annotated[int, Field(ge=0)] = 10
+    # Seconds a request waits for a free connection, and for the server to accept a new one.
+    database_pool_timeout: Seconds = 30
+    database_connect_timeout: Annotated[int, Field(ge=1)] = 5
+{%- endif %}
 
     # Observability (observability.py, docs/observability.md). Log lines as JSON objects (the
     # image's ENV) or as readable text (the default, for a terminal).
@@ -81,6 +99,20 @@ class Settings(BaseSettings):
     @classmethod
     def lowercase(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
+{%- if cookiecutter.database == "postgresql" %}
+
+    @field_validator("database_url")
+    @classmethod
+    def database_url_for_psycopg(cls, value: SecretStr | None) -> SecretStr | None:
+        """The URL with the driver named: postgresql:// and postgres:// become postgresql+psycopg://."""
+        if value is None:
+            return None
+        scheme, separator, rest = value.get_secret_value().strip().partition("://")
+        if not separator or scheme.lower() not in DATABASE_URL_SCHEMES:
+            # The value is a secret: the message never repeats it, not even its scheme.
+            raise ValueError("must be a postgresql:// URL (postgresql://USER:PASSWORD@HOST/NAME)")
+        return SecretStr(f"{DATABASE_DRIVER}://{rest}")
+{%- endif %}
 {%- if cookiecutter.app_type == "fastapi" %}
 
     @property

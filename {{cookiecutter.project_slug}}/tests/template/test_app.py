@@ -116,7 +116,11 @@ def test_openapi_describes_the_package(app: ASGIApp) -> None:
     schema = call(app, "/openapi.json").json()
 
     assert schema["info"]["version"] == __version__
+{%- if cookiecutter.database == "postgresql" %}
+    assert set(schema["paths"]) == {"/ready", "/hello/{name}", "/items", "/items/{item_id}"}
+{%- else %}
     assert set(schema["paths"]) == {"/hello/{name}"}
+{%- endif %}
     assert call(app, "/docs").status == 200
 
 

@@ -1,7 +1,9 @@
 from pathlib import Path
 
 import pytest
+{%- if cookiecutter.database != "postgresql" %}
 from pydantic import SecretStr, field_validator
+{%- endif %}
 from pydantic_settings import SettingsConfigDict
 
 from {{ cookiecutter.package_name }}.settings import Settings, SettingsError
@@ -78,6 +80,68 @@ def test_a_wrong_value_names_its_variable(
         Settings.from_environment()
 
 
+{% if cookiecutter.database == "postgresql" -%}
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://user:hunter2@db:5432/app",
+        "postgres://user:hunter2@db:5432/app",
+        "postgresql+psycopg://user:hunter2@db:5432/app",
+    ],
+)
+def test_the_database_url_platforms_hand_out_gets_the_driver(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", url)
+
+    settings = Settings.from_environment()
+
+    assert settings.database_url is not None
+    assert settings.database_url.get_secret_value() == (
+        "postgresql+psycopg://user:hunter2@db:5432/app"
+    )
+    assert "hunter2" not in repr(settings)
+
+
+def test_the_pool_settings_come_from_their_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_POOL_SIZE", "20")
+    monkeypatch.setenv("DATABASE_MAX_OVERFLOW", "0")
+    monkeypatch.setenv("DATABASE_POOL_TIMEOUT", "2.5")
+    monkeypatch.setenv("DATABASE_CONNECT_TIMEOUT", "3")
+
+    settings = Settings.from_environment()
+
+    assert (settings.database_pool_size, settings.database_max_overflow) == (20, 0)
+    assert (settings.database_pool_timeout, settings.database_connect_timeout) == (2.5, 3)
+
+
+@pytest.mark.parametrize("url", ["mysql://user:hunter2@db/app", "user:hunter2@db/app"])
+def test_a_wrong_database_url_is_named_and_never_shown(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", url)
+
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_environment()
+
+    assert "DATABASE_URL: " in str(raised.value)
+    assert "postgresql://" in str(raised.value)
+    assert "hunter2" not in str(raised.value)
+    assert "mysql" not in str(raised.value)
+
+
+def test_the_database_url_comes_from_a_secret_file(tmp_path: Path) -> None:
+    (tmp_path / "database_url").write_text("postgres://user:hunter2@db/app\n", encoding="utf-8")
+
+    class SettingsFromFiles(Settings):
+        model_config = SettingsConfigDict(secrets_dir=tmp_path)
+
+    settings = SettingsFromFiles()
+
+    assert settings.database_url is not None
+    assert settings.database_url.get_secret_value() == "postgresql+psycopg://user:hunter2@db/app"
+    assert "hunter2" not in repr(settings)
+{%- else -%}
 class SettingsWithASecret(Settings):
     database_url: SecretStr | None = None
 
@@ -110,3 +174,4 @@ def test_a_secret_comes_from_a_file_of_its_name(tmp_path: Path) -> None:
     assert settings.database_url is not None
     assert settings.database_url.get_secret_value() == "postgresql://user:hunter2@db/app"
     assert "hunter2" not in repr(settings)
+{%- endif %}
