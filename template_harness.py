@@ -391,6 +391,12 @@ class ComposeProjects:
             self.remove(project)
 
 
+def devcontainer_cli() -> str | None:
+    """The devcontainer CLI that `npm ci` installs from package-lock.json (.ci/run does), else one on PATH."""
+    pinned = TEMPLATE_DIR / "node_modules" / ".bin" / "devcontainer"
+    return str(pinned) if pinned.is_file() else shutil.which("devcontainer")
+
+
 def compose_projects_left(docker: str, project: str) -> dict[str, list[str]]:
     """The containers, networks and volumes a Compose project still has (by its label), by kind."""
     label = f"label=com.docker.compose.project={project}"

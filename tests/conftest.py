@@ -16,6 +16,7 @@ from template_harness import (  # noqa: E402  (after register_assert_rewrite, so
     ComposeProjects,
     bake,
     clone_template,
+    devcontainer_cli,
     docker_cli,
     docker_config_with_compose,
     git,
@@ -112,6 +113,19 @@ def compose(docker, compose_environment):
     projects = ComposeProjects(docker, compose_environment)
     yield projects
     projects.remove_all()
+
+
+@pytest.fixture(scope="session")
+def devcontainer() -> str:
+    """The devcontainer CLI (npm's @devcontainers/cli, pinned in package-lock.json). In CI a missing one fails
+    the test: .ci/run installs it."""
+    path = devcontainer_cli()
+    if path is None:
+        message = "no devcontainer CLI: run `npm ci` in the template (Node 20)"
+        if IN_CI:
+            pytest.fail(f"{message}; .ci/run must install it")
+        pytest.skip(message)
+    return path
 
 
 @pytest.fixture(scope="session")

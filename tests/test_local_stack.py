@@ -57,9 +57,9 @@ def remove_stack_images():
     remove_images_named(PREFIX)
 
 
-def rendered(compose, project: Path, **env: str) -> dict:
+def rendered(compose, project: Path, *options: str, **env: str) -> dict:
     """The project's compose.yaml as Compose reads it (`config --format json`), with these variables set."""
-    result = compose.run(project, "config", "--format", "json", project=f"{PREFIX}-config", **env)
+    result = compose.run(project, *options, "config", "--format", "json", project=f"{PREFIX}-config", **env)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -317,3 +317,60 @@ def test_the_database_keeps_its_data_until_dev_down_volumes(database_project, co
     gone = poe(project, compose, "dev-down", "--volumes", **env)
     assert gone.returncode == 0, gone.stdout + gone.stderr
     assert left_after(docker, name) == {"containers": [], "networks": [], "volumes": []}
+
+
+# --- the devcontainer --------------------------------------------------------------------------------------------
+
+EDITOR_EXTENSIONS = {"ms-python.python", "charliermarsh.ruff", "ms-python.mypy-type-checker"}
+
+
+def devcontainer_cli(devcontainer: str, compose, project: Path, *arguments: str, **env: str):
+    """A devcontainer CLI command on the project's folder, with Compose v2; the caller checks the exit code."""
+    return subprocess.run(
+        [devcontainer, *arguments, "--workspace-folder", str(project)],
+        capture_output=True,
+        text=True,
+        env={**compose.environment, **env},
+        timeout=900,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("answers", COMBINATIONS, ids=lambda answers: "-".join(answers.values()))
+def test_the_devcontainer_is_the_stacks_dev_service(baked_project, compose, devcontainer, answers):
+    project = baked_project({**FAST_ANSWERS, **answers})
+
+    read = devcontainer_cli(devcontainer, compose, project, "read-configuration")
+    services = rendered(compose, project, "--profile", "devcontainer", POSTGRES_PASSWORD=PASSWORD)["services"]
+
+    assert read.returncode == 0, read.stderr
+    configuration = json.loads(read.stdout)["configuration"]
+    assert (project / ".devcontainer" / configuration["dockerComposeFile"]).resolve() == project / "compose.yaml"
+    assert configuration["service"] == "dev"
+    with_database = ["db"] if answers["database"] == "postgresql" else []
+    assert configuration["runServices"] == ["dev", *with_database]
+    assert configuration["postCreateCommand"] == "poetry install"
+    assert set(configuration["customizations"]["vscode"]["extensions"]) == EDITOR_EXTENSIONS
+    assert "features" not in configuration
+    dev = services["dev"]
+    assert dev["build"]["target"] == "poetry"
+    assert dev["profiles"] == ["devcontainer"]
+    assert configuration["workspaceFolder"] in {volume["target"] for volume in dev["volumes"]}
+    if answers["database"] == "postgresql":
+        assert dev["environment"]["DATABASE_URL"] == services["app"]["environment"]["DATABASE_URL"]
+        assert dev["depends_on"]["db"]["condition"] == "service_healthy"
+
+
+def test_devcontainer_up_then_poe_check_inside_it(stack, compose, devcontainer, docker):
+    project, name, env = stack
+
+    up = devcontainer_cli(devcontainer, compose, project, "up", **env)
+    assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
+    outcome = json.loads(up.stdout.strip().splitlines()[-1])
+    assert (outcome["outcome"], outcome["composeProjectName"]) == ("success", name)
+
+    versions = devcontainer_cli(devcontainer, compose, project, "exec", "poetry", "--version", **env)
+    check = devcontainer_cli(devcontainer, compose, project, "exec", "poetry", "run", "poe", "check", **env)
+
+    assert f"Poetry (version {COOKIECUTTER_JSON['poetry_version']})" in versions.stdout, versions.stderr
+    assert check.returncode == 0, check.stdout[-3000:] + check.stderr[-3000:]
