@@ -324,10 +324,10 @@ def test_the_database_keeps_its_data_until_dev_down_volumes(database_project, co
 EDITOR_EXTENSIONS = {"ms-python.python", "charliermarsh.ruff", "ms-python.mypy-type-checker"}
 
 
-def devcontainer_cli(devcontainer: str, compose, project: Path, *arguments: str, **env: str):
+def devcontainer_cli(devcontainer: str, compose, project: Path, command: str, *arguments: str, **env: str):
     """A devcontainer CLI command on the project's folder, with Compose v2; the caller checks the exit code."""
     return subprocess.run(
-        [devcontainer, *arguments, "--workspace-folder", str(project)],
+        [devcontainer, command, "--workspace-folder", str(project), *arguments],
         capture_output=True,
         text=True,
         env={**compose.environment, **env},
