@@ -266,14 +266,20 @@ def database_project(tmp_path_factory, compose, postgres_image):
     result = bake(tmp_path_factory.mktemp("database"), project_slug=f"{PREFIX}-db", database="postgresql")
     assert result.returncode == 0, result.output
     project = result.project
-    example = (project / ".env.example").read_text(encoding="utf-8")
-    (project / ".env").write_text(example.replace("POSTGRES_PASSWORD=\n", f"POSTGRES_PASSWORD={PASSWORD}\n"))
+    write_env_with_password(project)
     name = compose.track(project.name)
     env = {"POSTGRES_IMAGE": postgres_image, "DB_PORT": str(free_port())}
     try:
         yield project, name, env
     finally:
         compose.remove(name)
+
+
+def write_env_with_password(project: Path) -> None:
+    """.env as .env.example tells a developer to write it: a copy, with a password chosen."""
+    example = (project / ".env.example").read_text(encoding="utf-8")
+    assert "POSTGRES_PASSWORD=\n" in example
+    (project / ".env").write_text(example.replace("POSTGRES_PASSWORD=\n", f"POSTGRES_PASSWORD={PASSWORD}\n"))
 
 
 def psql(compose, project: Path, name: str, sql: str, env: dict) -> subprocess.CompletedProcess:
