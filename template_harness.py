@@ -2,7 +2,7 @@
 
 Plain functions (the fixtures built on them are in tests/conftest.py). Importable from the repository root:
 pytest puts the root on sys.path (`pythonpath` in pyproject.toml), and the benchmark runs from it
-(`python -m benchmarks.docker_build`). A command that fails raises HarnessError with its output.
+(`python -m benchmarks`). A command that fails raises HarnessError with its output.
 """
 
 import hashlib
@@ -289,6 +289,24 @@ def python_in_image(docker: str, image: str, code: str, *args: str, user: str | 
     as_user = ["--user", user] if user else []
     command = [docker, "run", "--rm", *as_user, "--entrypoint", "python", image, "-c", code, *args]
     return run_checked(command, cwd=Path.cwd()).stdout
+
+
+IMAGE_REQUIREMENTS_SCRIPT = "scripts/image-requirements.py"
+
+
+def write_image_requirements(project: Path, *options: str) -> subprocess.CompletedProcess:
+    """The generated project's scripts/image-requirements.py [OPTIONS], as `poe lock` (or --check) runs it.
+
+    Its `poetry export` is the plugin the bake's lock step fetched into the project's .poetry/.
+    """
+    return subprocess.run(
+        [sys.executable, IMAGE_REQUIREMENTS_SCRIPT, *options],
+        cwd=project,
+        env=tool_environment(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def build_step_states(output: str) -> dict[str, str]:

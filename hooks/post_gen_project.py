@@ -25,8 +25,8 @@ from urllib.parse import urlsplit
 # so the user's files survive); copier never writes them (its _exclude is unselected_paths, through
 # template_extensions.py). A new answer's files are one entry here.
 UNSELECTED_PATHS = {
-    ("app_type", "fastapi"): ["src/{package_name}/cli.py", "tests/test_cli.py"],
-    ("app_type", "cli"): ["src/{package_name}/app.py", "src/{package_name}/server.py", "tests/test_app.py"],
+    ("app_type", "fastapi"): ["src/{package_name}/cli.py", "tests/template/test_cli.py"],
+    ("app_type", "cli"): ["src/{package_name}/app.py", "src/{package_name}/server.py", "tests/template/test_app.py"],
     ("ci_provider", "github"): [".gitlab-ci.yml"],
     ("ci_provider", "gitlab"): [
         ".github/workflows/ci.yml",
@@ -41,9 +41,10 @@ UNSELECTED_PATHS = {
     ],
     ("license", "Proprietary"): ["LICENSE"],
 }
-DOCKERFILE_STAGES = ("build-tools", "poetry", "dependencies", "app-files", "test", "runtime")
+DOCKERFILE_STAGES = ("build-tools", "uv", "poetry", "lock-check", "dependencies", "app-files", "test", "runtime")
 DOCKER_BUILD_IMAGE_TAG = "{project_slug}:dev"
 SMOKE_TEST_SCRIPT = "scripts/docker-smoke-test.sh"
+IMAGE_REQUIREMENTS_SCRIPT = "scripts/image-requirements.py"
 SMOKE_TEST_TIMEOUT_SECONDS = 120
 # Where the pre-generation hook keeps the user's files when generating into an existing project
 # (its BACKUP_FOLDER: tests/test_regeneration.py checks they agree).
@@ -307,7 +308,27 @@ def lock_dependencies(answers):
                 "reachable (or fix package_index_url), or generate with lock_dependencies=no and lock later.",
             )
         raise
-    return f"poetry.lock written ({answers['package_index_url'] or 'PyPI'})"
+    write_image_requirements(poetry, answers["package_index_url"] or "PyPI")
+    return f"poetry.lock and image-requirements.txt written ({answers['package_index_url'] or 'PyPI'})"
+
+
+def write_image_requirements(poetry, index):
+    """image-requirements.txt from the new lock, as `poe lock` writes it.
+
+    Its `poetry export` is the plugin pyproject.toml requires, which Poetry fetches into the project's
+    .poetry/ on install: a dry run of the project alone installs only that.
+    """
+    try:
+        run([poetry, "install", "--dry-run", "--only-root"])
+    except StepFailed as failure:
+        failure.args = (
+            f"Poetry could not add poetry-plugin-export, which pyproject.toml's [tool.poetry.requires-plugins] "
+            f"names, from {index}: Poetry resolves it together with the packages of its own environment, which "
+            "the index must serve too. Fix the index, or generate with lock_dependencies=no, then run "
+            "'poetry install' and 'poetry run poe lock'.",
+        )
+        raise
+    run([sys.executable, IMAGE_REQUIREMENTS_SCRIPT])
 
 
 def require_lock():

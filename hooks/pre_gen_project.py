@@ -117,8 +117,8 @@ DEPENDENCY_NAMES = frozenset(
         # own commands and modules
         "activate", "pip", "pip3", "poetry", "poetry-core", "python", "python3", "setuptools", "uv",
         "_virtualenv", "wheel",
-        # the project's own test folder
-        "tests",
+        # the project's own test folder, and the package of the template's tests in it (tests/template/)
+        "tests", "template",
     }
 )  # fmt: skip
 

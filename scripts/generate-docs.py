@@ -19,6 +19,11 @@ from cookiecutter.generate import generate_context
 from cookiecutter.prompt import prompt_for_config
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the benchmark's report renders its own block
+
+from benchmarks import config as benchmark_config  # noqa: E402
+from benchmarks import report as benchmark_report  # noqa: E402
+
 COOKIECUTTER_JSON = ROOT / "cookiecutter.json"
 # What each answer means: the one source of the prose in the answers table (cookiecutter.json has the rest).
 ANSWER_MEANINGS = ROOT / "docs" / "answers.toml"
@@ -29,7 +34,7 @@ BLOCK = re.compile(
     re.DOTALL,
 )
 # Blocks marked for generation whose generator does not exist yet: left as they are, and said so.
-HAND_WRITTEN = {"benchmark": "pasted from a run of poe bench until the benchmark writes it"}
+HAND_WRITTEN: dict[str, str] = {}
 JINJA = re.compile(r"{{.*?}}|{%.*?%}")
 
 
@@ -138,7 +143,18 @@ def template_tasks() -> str:
     return markdown_table(("task", "what it does"), [(code(name), task["help"]) for name, task in tasks.items()])
 
 
-GENERATORS = {"answers": answers_table, "answers-summary": answers_summary, "template-tasks": template_tasks}
+def benchmark_tables() -> str:
+    """The recorded benchmark run (docs/benchmark-run.json, written by `python -m benchmarks --docs` from a saved
+    run) as the benchmark reports it today: tables, ratios and targets."""
+    return benchmark_report.recorded_markdown(load_json(benchmark_config.RECORDED_RUN))
+
+
+GENERATORS = {
+    "answers": answers_table,
+    "answers-summary": answers_summary,
+    "template-tasks": template_tasks,
+    "benchmark": benchmark_tables,
+}
 
 
 def documents() -> list[Path]:

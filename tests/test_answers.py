@@ -124,6 +124,7 @@ BAD_VALUES = {
     "package-is-pydantic": ("package_name", "pydantic", COLLISION),
     "package-is-yaml": ("package_name", "yaml", COLLISION),
     "package-is-tests": ("package_name", "tests", COLLISION),
+    "package-is-template": ("package_name", "template", COLLISION),
     "package-with-hyphen": ("package_name", "my-service", "lowercase Python identifier"),
     "package-uppercase": ("package_name", "MyService", "lowercase Python identifier"),
     "package-is-a-soft-keyword": ("package_name", "match", "keyword"),

@@ -1,21 +1,17 @@
-"""benchmarks/docker_build.py: its pure parts (build-log parsing, medians, ratios, each profile's targets,
-tables, the realistic profile's edits), and the realistic service built and run once on a real engine."""
+"""The benchmark (benchmarks/, python -m benchmarks): its pure parts (build-log parsing, medians, ratios, each
+profile's targets, the peers' targets, tables, the recorded run and the docs block, the realistic profile's edits),
+the uv peers' Dockerfiles and lock, and the realistic service built and run once on a real engine."""
 
-import importlib.util
 import json
+import re
 import subprocess
-import sys
 import tomllib
 import uuid
 
 import pytest
 
+from benchmarks import cli, commands, config, measure, project, report, stats
 from template_harness import TEMPLATE_DIR
-
-spec = importlib.util.spec_from_file_location("docker_build", TEMPLATE_DIR / "benchmarks" / "docker_build.py")
-bench = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = bench  # dataclasses look their module up there
-spec.loader.exec_module(bench)
 
 PLAIN_LOG = """\
 #1 [internal] load build definition from Dockerfile
@@ -73,7 +69,7 @@ def summaries(no_bytecode=None, **generated):
 
 
 def test_parse_build_log_reads_step_seconds_and_cached_steps():
-    steps, cached = bench.parse_build_log(PLAIN_LOG)
+    steps, cached = stats.parse_build_log(PLAIN_LOG)
 
     assert steps["[runtime 5/5] COPY src/ src/"] == 0.1
     # Runs of spaces in a step's command collapse to one, so titles can be matched by their text.
@@ -85,28 +81,28 @@ def test_parse_build_log_reads_step_seconds_and_cached_steps():
 
 
 def test_step_was_cached_finds_the_dependency_step_by_its_text():
-    build = bench.Build(0.3, PLAIN_LOG, *bench.parse_build_log(PLAIN_LOG))
+    build = config.Build(0.3, PLAIN_LOG, *stats.parse_build_log(PLAIN_LOG))
 
-    assert bench.step_was_cached(build, "poetry install --only main")
-    assert not bench.step_was_cached(build, "COPY src/")
-    assert not bench.step_was_cached(build, "a step that is not there")
+    assert stats.step_was_cached(build, "poetry install --only main")
+    assert not stats.step_was_cached(build, "COPY src/")
+    assert not stats.step_was_cached(build, "a step that is not there")
 
 
 def test_summarise_runs_takes_medians_and_counts_the_cached_runs():
     runs = [figures(cold_empty=9.0, deps_cached=True), figures(cold_empty=7.0, deps_cached=True), figures()]
     runs[2]["deps_cached"] = False
 
-    summary = bench.summarise_runs(runs)
+    summary = stats.summarise_runs(runs)
 
     assert summary["cold_empty"] == 8.0
     assert summary["deps_cached"] == "2/3"
-    assert bench.summarise_runs([figures(deps_cached=True)] * 3)["deps_cached"] == "yes"
-    assert bench.summarise_runs([figures(deps_cached=False)])["deps_cached"] == "no"
-    assert bench.median([]) is None
+    assert stats.summarise_runs([figures(deps_cached=True)] * 3)["deps_cached"] == "yes"
+    assert stats.summarise_runs([figures(deps_cached=False)])["deps_cached"] == "no"
+    assert stats.median([]) is None
 
 
 def test_ratios_divide_ours_by_each_baseline_and_skip_zero():
-    table = bench.ratios(summaries())
+    table = stats.ratios(summaries())
 
     assert table["recipe"]["cold_empty"] == pytest.approx(8.0 / 30.0)
     assert table["naive"]["code_change"] == pytest.approx(0.12 / 8.0)
@@ -114,9 +110,9 @@ def test_ratios_divide_ours_by_each_baseline_and_skip_zero():
     assert "deps_cached" not in table["recipe"]
 
 
-@pytest.mark.parametrize("profile", bench.PROFILES.values(), ids=bench.PROFILES)
+@pytest.mark.parametrize("profile", config.PROFILES.values(), ids=config.PROFILES)
 def test_targets_all_met(profile):
-    targets = bench.evaluate_targets(summaries(), profile.targets)
+    targets = stats.evaluate_targets(summaries(), profile.targets)
 
     assert [target.met for target in targets] == [True] * 6
     assert targets[0].name == f"cold build, cache mounts empty, <= {profile.targets.cold_max_ratio:.2f}x the recipe's"
@@ -126,7 +122,7 @@ def test_targets_all_met(profile):
 
 
 def test_the_profiles_take_the_issues_targets():
-    demo, realistic = bench.PROFILES["demo"].targets, bench.PROFILES["realistic"].targets
+    demo, realistic = config.PROFILES["demo"].targets, config.PROFILES["realistic"].targets
 
     assert (demo.cold_max_ratio, demo.dependency_max_ratio, demo.first_200_max_seconds) == (0.30, 0.50, 1.0)
     assert (realistic.cold_max_ratio, realistic.dependency_max_ratio, realistic.first_200_max_seconds) == (
@@ -152,7 +148,7 @@ def test_the_profiles_take_the_issues_targets():
     ],
 )
 def test_demo_targets_not_met(generated, failing):
-    targets = bench.evaluate_targets(summaries(**generated), bench.PROFILES["demo"].targets)
+    targets = stats.evaluate_targets(summaries(**generated), config.PROFILES["demo"].targets)
 
     assert [index for index, target in enumerate(targets) if not target.met] == failing
 
@@ -169,13 +165,13 @@ def test_demo_targets_not_met(generated, failing):
     ],
 )
 def test_realistic_targets(generated, failing):
-    targets = bench.evaluate_targets(summaries(**generated), bench.PROFILES["realistic"].targets)
+    targets = stats.evaluate_targets(summaries(**generated), config.PROFILES["realistic"].targets)
 
     assert [index for index, target in enumerate(targets) if not target.met] == failing
 
 
 def test_bytes_targets_compare_like_for_like_bytecode_choices():
-    targets = bench.evaluate_targets(summaries(no_bytecode={"bytes_above_base": 4_800_001}), bench.Targets(1, 1, 9))
+    targets = stats.evaluate_targets(summaries(no_bytecode={"bytes_above_base": 4_800_001}), config.Targets(1, 1, 9))
 
     compiled, plain = targets[4], targets[5]
     assert compiled.met
@@ -188,7 +184,7 @@ def test_a_bytes_target_without_its_recipe_variant_is_not_met():
     measured = summaries()
     del measured["recipe-bytecode"], measured["generated-no-bytecode"]
 
-    targets = bench.evaluate_targets(measured, bench.PROFILES["demo"].targets)
+    targets = stats.evaluate_targets(measured, config.PROFILES["demo"].targets)
 
     assert len(targets) == 5
     assert not targets[4].met
@@ -196,16 +192,16 @@ def test_a_bytes_target_without_its_recipe_variant_is_not_met():
 
 
 def test_text_and_markdown_tables():
-    header, rows = bench.figures_rows(summaries(), bench.ratios(summaries()))
-    text = bench.text_table(header, rows).splitlines()
-    markdown = bench.markdown_table(header, rows).splitlines()
+    header, rows = report.figures_rows(summaries(), stats.ratios(summaries()))
+    text = report.text_table(header, rows).splitlines()
+    markdown = report.markdown_table(header, rows).splitlines()
 
     assert header == [
         "figure",
         *("generated", "generated-no-bytecode", "naive", "recipe", "recipe-bytecode"),
         *("generated/naive", "generated/recipe"),
     ]
-    assert len(text) == 2 + len(bench.FIGURES)
+    assert len(text) == 2 + len(config.FIGURES)
     assert len({len(line) for line in text[:2]}) == 1  # the header and the rule line up
     cold = next(line for line in text if line.startswith("cold build, cache mounts empty"))
     assert cold.split()[-7:] == ["8.00", "7.50", "25.0", "30.0", "31.0", "0.32x", "0.27x"]
@@ -215,38 +211,38 @@ def test_text_and_markdown_tables():
 
 
 def test_format_value():
-    assert bench.format_value(None, "s") == "-"
-    assert bench.format_value(0.123, "s") == "0.12"
-    assert bench.format_value(17.66, "s") == "17.7"
-    assert bench.format_value(6_214_548, "MB") == "6.21"
-    assert bench.format_value("2/3", "bool") == "2/3"
+    assert report.format_value(None, "s") == "-"
+    assert report.format_value(0.123, "s") == "0.12"
+    assert report.format_value(17.66, "s") == "17.7"
+    assert report.format_value(6_214_548, "MB") == "6.21"
+    assert report.format_value("2/3", "bool") == "2/3"
 
 
 def test_add_dependencies_appends_to_the_project_dependencies():
     pyproject = '[project]\ndependencies = [\n    "fastapi>=0.115",\n    "uvicorn>=0.32",\n]\n\n[tool.x]\nlist = [\n]\n'
 
-    changed = bench.add_dependencies(pyproject, ("tomli>=2.0",))
+    changed = project.add_dependencies(pyproject, ("tomli>=2.0",))
 
     assert changed == pyproject.replace('"uvicorn>=0.32",\n', '"uvicorn>=0.32",\n    "tomli>=2.0",\n')
-    with pytest.raises(bench.BenchError):
-        bench.add_dependencies("[project]\n", ("tomli>=2.0",))
+    with pytest.raises(config.BenchError):
+        project.add_dependencies("[project]\n", ("tomli>=2.0",))
 
 
 def test_the_realistic_profile_grows_the_baked_pyproject(baked_project):
     """Every pinned dependency lands in [project] dependencies of the real baked pyproject.toml, nothing else moves."""
     original = (baked_project({"app_type": "fastapi"}) / "pyproject.toml").read_text(encoding="utf-8")
 
-    grown = tomllib.loads(bench.add_dependencies(original, bench.REALISTIC_DEPENDENCIES))
+    grown = tomllib.loads(project.add_dependencies(original, config.REALISTIC_DEPENDENCIES))
 
     before = tomllib.loads(original)
-    assert grown["project"]["dependencies"] == before["project"]["dependencies"] + list(bench.REALISTIC_DEPENDENCIES)
+    assert grown["project"]["dependencies"] == before["project"]["dependencies"] + list(config.REALISTIC_DEPENDENCIES)
     assert {**grown, "project": None} == {**before, "project": None}
 
 
 def test_the_realistic_dependencies_are_pinned_and_many():
-    names = [requirement.split("==")[0].split("[")[0] for requirement in bench.REALISTIC_DEPENDENCIES]
+    names = [requirement.split("==")[0].split("[")[0] for requirement in config.REALISTIC_DEPENDENCIES]
 
-    assert all(requirement.count("==") == 1 for requirement in bench.REALISTIC_DEPENDENCIES)
+    assert all(requirement.count("==") == 1 for requirement in config.REALISTIC_DEPENDENCIES)
     assert len(set(names)) == len(names) >= 15
     assert {"sqlmodel", "psycopg", "alembic", "pydantic-settings", "httpx", "orjson", "structlog"} <= set(names)
 
@@ -254,13 +250,13 @@ def test_the_realistic_dependencies_are_pinned_and_many():
 def test_include_notes_router_adds_the_realistic_routes_to_the_app(baked_project):
     app = next((baked_project({"app_type": "fastapi"}) / "src").glob("*/app.py")).read_text(encoding="utf-8")
 
-    grown = bench.include_notes_router(app)
+    grown = project.include_notes_router(app)
 
     assert grown.startswith(app)
     assert grown.endswith("from .notes import router  # noqa: E402\n\napp.include_router(router)\n")
     compile(grown, "app.py", "exec")
-    with pytest.raises(bench.BenchError, match="create_app"):
-        bench.include_notes_router('"""An app without the factory call."""\n')
+    with pytest.raises(config.BenchError, match="create_app"):
+        project.include_notes_router('"""An app without the factory call."""\n')
 
 
 def test_locked_packages_reads_the_main_group():
@@ -277,27 +273,27 @@ groups = ["dev"]
 name = "anyio"
 groups = ["main", "dev"]
 """
-    assert bench.locked_packages(lock) == ["fastapi", "anyio"]
-    assert bench.locked_packages(lock, "dev") == ["pytest", "anyio"]
+    assert project.locked_packages(lock) == ["fastapi", "anyio"]
+    assert project.locked_packages(lock, "dev") == ["pytest", "anyio"]
 
 
 def test_the_recipe_with_bytecode_compiles_in_its_dependency_step():
-    recipe = (bench.BASELINES_DIR / "recipe.Dockerfile").read_text(encoding="utf-8")
+    recipe = (config.BASELINES_DIR / "recipe.Dockerfile").read_text(encoding="utf-8")
 
-    compiled = bench.with_compiled_bytecode(recipe)
+    compiled = project.with_compiled_bytecode(recipe)
 
     step = "RUN --mount=type=cache,target=$POETRY_CACHE_DIR poetry install --without dev --no-root"
     assert f"{step} \\\n    && python -m compileall -q -j 0 .venv/lib\n" in compiled
-    assert compiled.replace(f" \\\n    && {bench.COMPILE_COMMAND}", "") == recipe
-    with pytest.raises(bench.BenchError):
-        bench.with_compiled_bytecode(recipe.replace(step, "RUN poetry install"))
+    assert compiled.replace(f" \\\n    && {config.COMPILE_COMMAND}", "") == recipe
+    with pytest.raises(config.BenchError):
+        project.with_compiled_bytecode(recipe.replace(step, "RUN poetry install"))
 
 
 def test_the_compile_command_is_the_generated_dockerfiles():
     """The recipe-bytecode variant compiles as the generated Dockerfile does (on every core)."""
     dockerfile = (TEMPLATE_DIR / "{{cookiecutter.project_slug}}" / "Dockerfile").read_text(encoding="utf-8")
 
-    assert bench.COMPILE_COMMAND in dockerfile
+    assert config.COMPILE_COMMAND in dockerfile
 
 
 @pytest.mark.parametrize(
@@ -311,28 +307,28 @@ def test_the_compile_command_is_the_generated_dockerfiles():
     ],
 )
 def test_declares_bytecode_arg(dockerfile, declared):
-    assert bench.declares_bytecode_arg(dockerfile) is declared
+    assert project.declares_bytecode_arg(dockerfile) is declared
 
 
 def test_parse_args_profiles():
-    assert bench.parse_args([]).profile == "demo"
-    assert [profile.name for profile in bench.chosen_profiles(bench.parse_args(["--profile", "all"]).profile)] == [
+    assert cli.parse_args([]).profile == "demo"
+    assert [profile.name for profile in cli.chosen_profiles(cli.parse_args(["--profile", "all"]).profile)] == [
         "demo",
         "realistic",
     ]
-    assert bench.chosen_profiles("realistic") == [bench.PROFILES["realistic"]]
+    assert cli.chosen_profiles("realistic") == [config.PROFILES["realistic"]]
     with pytest.raises(SystemExit):
-        bench.parse_args(["--profile", "huge"])
+        cli.parse_args(["--profile", "huge"])
     with pytest.raises(SystemExit):
-        bench.parse_args(["--variants", "naive,recipe"])
+        cli.parse_args(["--variants", "naive,recipe"])
 
 
 def test_all_targets_met_looks_at_every_profile():
-    report = {"profiles": {"demo": {"targets": [{"met": True}]}, "realistic": {"targets": [{"met": False}]}}}
+    saved = {"profiles": {"demo": {"targets": [{"met": True}]}, "realistic": {"targets": [{"met": False}]}}}
 
-    assert not bench.all_targets_met(report)
-    report["profiles"]["realistic"]["targets"][0]["met"] = True
-    assert bench.all_targets_met(report)
+    assert not report.all_targets_met(saved)
+    saved["profiles"]["realistic"]["targets"][0]["met"] = True
+    assert report.all_targets_met(saved)
 
 
 def test_validation_rows():
@@ -349,20 +345,20 @@ def test_validation_rows():
         "static": {"error": "error: poetry lock failed", "output": ""},
     }
 
-    header, rows = bench.validation_rows(validation)
+    header, rows = report.validation_rows(validation)
 
     assert rows[0] == ["none", "5.00", "-", "0", "0", "-"]
     assert rows[1] == ["auto", "12.5", "7.50", "2", "1", "docker build 6.0, poetry check --lock 1.0"]
     assert rows[2][:2] == ["static", "failed"]
-    assert bench.bake_error("Traceback\nerror: poetry lock failed\n  more") == "error: poetry lock failed"
-    markdown = bench.markdown_table(header, rows, bench.VALIDATION_TEXT_COLUMNS).splitlines()
+    assert measure.bake_error("Traceback\nerror: poetry lock failed\n  more") == "error: poetry lock failed"
+    markdown = report.markdown_table(header, rows, config.VALIDATION_TEXT_COLUMNS).splitlines()
     assert markdown[1] == "| --- | ---: | ---: | ---: | ---: | --- |"
 
 
 def test_baselines_take_the_same_base_image_and_poetry():
-    for variant in bench.VARIANTS:
-        if variant.dockerfile:
-            text = (bench.BASELINES_DIR / variant.dockerfile).read_text(encoding="utf-8")
+    for variant in config.VARIANTS:
+        if variant.dockerfile and not variant.uv_lock:
+            text = (config.BASELINES_DIR / variant.dockerfile).read_text(encoding="utf-8")
             assert "ARG PYTHON_IMAGE\n" in text
             assert "FROM ${PYTHON_IMAGE}" in text
             assert "pip install poetry==${POETRY_VERSION}" in text
@@ -372,7 +368,7 @@ def test_baselines_take_the_same_base_image_and_poetry():
 
 def test_baselines_name_their_article_by_title_and_address():
     for name in ("naive.Dockerfile", "recipe.Dockerfile"):
-        text = (bench.BASELINES_DIR / name).read_text(encoding="utf-8")
+        text = (config.BASELINES_DIR / name).read_text(encoding="utf-8")
         assert '"Blazing fast Python Docker builds with Poetry"' in " ".join(text.replace("\n# ", " ").split())
         assert "https://medium.com/@albertazzir/blazing-fast-python-docker-builds-with-poetry-a78a66f5aed0" in text
         assert "/work/" not in text
@@ -383,23 +379,293 @@ def test_baselines_name_their_article_by_title_and_address():
 def test_the_realistic_service_answers_from_its_generated_image(tmp_path, docker, base_image, poetry):
     """The realistic profile's project, locked and built once with its generated Dockerfile, serves GET /notes
     (which uses the whole stack) on 127.0.0.1, as the benchmark's first-200 figure asks it."""
-    profile = bench.PROFILES["realistic"]
-    image = base_image(bench.DEFAULT_PYTHON)
-    project = bench.bake_project(tmp_path, bench.DEFAULT_PYTHON, image, None)
-    bench.grow_project(project, profile)
+    profile = config.PROFILES["realistic"]
+    image = base_image(config.DEFAULT_PYTHON)
+    service = project.bake_project(tmp_path, config.DEFAULT_PYTHON, image, None)
+    project.grow_project(service, profile)
     tag = f"template-test-bench-{uuid.uuid4().hex[:8]}:realistic"
     try:
-        bench.docker_build(project, bench.VARIANT_BY_NAME["generated"], tag, image, no_cache=False)
-        _, body = bench.first_200(tag, tag.replace(":", "-"), profile.first_200_path)
-        import_seconds = bench.app_import_seconds(tag, "/app/.venv", project.package)
+        measure.build_variant(service, config.VARIANT_BY_NAME["generated"], tag, image, no_cache=False)
+        _, body = commands.first_200(tag, tag.replace(":", "-"), profile.first_200_path)
+        import_seconds = commands.app_import_seconds(tag, "/app/.venv", service.package)
     finally:
         subprocess.run([docker, "image", "rm", "--force", tag], capture_output=True, check=False)
 
-    assert 30 <= len(bench.locked_packages(project.lock)) <= 60
+    assert 30 <= len(project.locked_packages(service.lock)) <= 60
     answer = json.loads(body)
     assert answer["summary"] == "1 note(s), the last by ada@example.com"
     assert answer["health"] == 200  # httpx, with tenacity, to the app's own health path
-    assert 0 < import_seconds < bench.HEALTH_TIMEOUT
+    assert 0 < import_seconds < config.HEALTH_TIMEOUT
     assert answer["postgres_driver"].startswith("psycopg (libpq ")
     assert answer["password_hash_ok"] is True
     assert answer["migration_revision"] is None
+
+
+# --- the uv-era peers (issue 22) ------------------------------------------------------------------------------
+
+UV_PEERS = [variant for variant in config.VARIANTS if variant.uv_lock]
+
+
+def final_stage(dockerfile: str, target: str | None) -> str:
+    """The text of the stage a build with this --target (None: the last stage) ships."""
+    stages = re.split(r"(?m)^FROM ", dockerfile)[1:]
+    if target is None:
+        return stages[-1]
+    return next(stage for stage in stages if stage.split("\n")[0].endswith(f" AS {target}"))
+
+
+def test_the_peers_are_the_two_uv_dockerfiles_a_user_would_pick():
+    assert [variant.name for variant in UV_PEERS] == list(config.PEERS) == ["uv-multistage", "s3rius"]
+
+
+@pytest.mark.parametrize("variant", UV_PEERS, ids=lambda variant: variant.name)
+def test_the_uv_peers_build_from_the_same_base_with_the_pinned_uv_and_never_ship_it(variant):
+    text = (config.BASELINES_DIR / variant.dockerfile).read_text(encoding="utf-8")
+    shipped = final_stage(text, variant.target)
+
+    assert "ARG PYTHON_IMAGE\n" in text
+    assert all(
+        line == "FROM ${PYTHON_IMAGE}" or line.startswith("FROM ${PYTHON_IMAGE} AS ")
+        for line in re.findall(r"(?m)^FROM .*$", text)
+    )
+    assert 'pip install --no-compile --target /opt/uv "uv==${UV_VERSION}"' in text
+    assert "--mount=type=bind,source=uv.lock,target=uv.lock" in text
+    assert "ENV UV_COMPILE_BYTECODE=1" in text
+    assert variant.bytecode
+    assert variant.dependency_step in text
+    assert "uv sync --locked" in text
+    assert '"-m", "__PACKAGE__"]' in text
+    assert "COPY --from=uv" not in shipped
+    assert "pip install" not in shipped
+    assert "/work/" not in text
+
+
+def test_the_uv_peers_name_their_source_and_commit():
+    astral = (config.BASELINES_DIR / "uv-multistage.Dockerfile").read_text(encoding="utf-8")
+    s3rius = (config.BASELINES_DIR / "s3rius.Dockerfile").read_text(encoding="utf-8")
+
+    assert "https://github.com/astral-sh/uv-docker-example" in astral
+    assert "https://docs.astral.sh/uv/guides/integration/docker/" in astral
+    assert re.search(r"commit [0-9a-f]{40}", astral)
+    assert "https://github.com/s3rius/FastAPI-template" in s3rius
+    assert re.search(r"commit [0-9a-f]{40}", s3rius)
+
+
+def test_the_uv_peers_context_adds_their_lock_and_readme_to_the_allowlist():
+    ignore = "*\n!pyproject.toml\n!src/\n**/.env\n"
+
+    added = project.with_uv_context(ignore)
+
+    assert added == ignore + "!uv.lock\n!README.md\n"
+
+
+POETRY_LOCK = """
+[[package]]
+name = "fastapi"
+version = "0.165.0"
+groups = ["main"]
+
+[[package]]
+name = "pytest"
+version = "9.0.1"
+groups = ["dev"]
+
+[[package]]
+name = "anyio"
+version = "4.16.0"
+groups = ["main", "dev"]
+"""
+UV_LOCK = """
+version = 1
+
+[[package]]
+name = "anyio"
+version = "4.16.0"
+source = { registry = "https://pypi.org/simple/" }
+
+[[package]]
+name = "fastapi"
+version = "0.165.0"
+source = { registry = "https://pypi.org/simple/" }
+
+[[package]]
+name = "my-service"
+version = "0.1.0"
+source = { editable = "." }
+"""
+
+
+def test_the_uv_lock_is_compared_with_the_poetry_locks_main_packages_by_version():
+    poetry = project.locked_versions(POETRY_LOCK)
+    uv = project.uv_locked_versions(UV_LOCK)
+
+    assert poetry == uv == {"fastapi": "0.165.0", "anyio": "4.16.0"}
+    assert project.version_differences(poetry, uv) == []
+    assert project.version_differences(poetry, {**uv, "fastapi": "0.164.0", "colorama": "0.4.6"}) == [
+        "colorama: poetry.lock absent, uv.lock 0.4.6",
+        "fastapi: poetry.lock 0.165.0, uv.lock 0.164.0",
+    ]
+
+
+def peer_summaries(**generated):
+    """The default summaries plus the two peers, which the generated image beats except where overridden."""
+    measured = summaries(**generated)
+    measured["uv-multistage"] = figures(
+        cold_empty=12.8,
+        cold_warm=11.8,
+        code_change=5.15,
+        dependency_change=9.8,
+        first_200=1.90,
+        bytes_above_base=116_500_000,
+    )
+    measured["s3rius"] = figures(
+        cold_empty=12.1,
+        cold_warm=11.8,
+        code_change=1.77,
+        dependency_change=7.7,
+        first_200=2.12,
+        bytes_above_base=116_500_000,
+    )
+    return measured
+
+
+def test_peer_targets_compare_with_the_best_peer_of_each_figure():
+    targets = stats.evaluate_peer_targets(peer_summaries(), config.PeerTargets())
+
+    assert list(targets) == [
+        "cold_empty",
+        "cold_warm",
+        "code_change",
+        "dependency_change",
+        "first_200",
+        "bytes_above_base",
+    ]
+    assert all(target.met for target in targets.values())
+    assert targets["cold_empty"].detail == f"{8.0 / 12.1:.2f}x s3rius"
+    assert targets["first_200"].detail == f"{0.7 / 1.90:.2f}x uv-multistage"
+    assert targets["cold_empty"].name == "<= 0.85x"
+    assert targets["code_change"].name == "<= 0.2 s, dependency layer CACHED"
+    assert stats.best_peer(peer_summaries(), "dependency_change") == ("s3rius", 7.7)
+
+
+@pytest.mark.parametrize(
+    ("generated", "failing"),
+    [
+        ({"cold_empty": 10.3}, "cold_empty"),  # 0.851x s3rius's 12.1 s
+        ({"cold_warm": 9.5}, "cold_warm"),  # 0.805x 11.8 s
+        ({"dependency_change": 5.4}, "dependency_change"),  # 0.701x s3rius's 7.7 s
+        ({"code_change": 0.21}, "code_change"),
+        ({"deps_cached": "2/3"}, "code_change"),
+        ({"first_200": 1.81}, "first_200"),  # 0.953x uv-multistage's 1.90 s
+        ({"bytes_above_base": 116_500_001}, "bytes_above_base"),
+    ],
+)
+def test_a_peer_target_missed_is_named(generated, failing):
+    targets = stats.evaluate_peer_targets(peer_summaries(**generated), config.PeerTargets())
+
+    assert [key for key, target in targets.items() if not target.met] == [failing]
+
+
+def test_without_a_peer_measured_there_are_no_peer_targets():
+    assert stats.evaluate_peer_targets(summaries(), config.PeerTargets()) == {}
+
+
+def test_the_issues_table_shows_ours_the_peers_and_the_recipe_with_the_ratio_and_the_target():
+    measured = peer_summaries(cold_empty=19.3)
+    header, rows = report.peer_rows(measured, stats.evaluate_peer_targets(measured, config.PeerTargets()))
+
+    assert header == [
+        "figure",
+        "generated",
+        "uv multistage (astral)",
+        "s3rius",
+        "recipe",
+        "generated / best peer",
+        "target",
+        "met",
+    ]
+    assert rows[0] == [
+        "cold build, cache mounts empty",
+        "19.3 s",
+        "12.8 s",
+        "12.1 s",
+        "30.0 s",
+        "1.60x",
+        "<= 0.85x",
+        "NOT met",
+    ]
+    assert rows[-1][0] == "bytes above base"
+    assert rows[-1][1:4] == ["10.00 MB", "116.50 MB", "116.50 MB"]
+
+
+def saved_run(**generated) -> dict:
+    """A run as `poe bench` saves it (build/benchmark.json), with every variant's medians."""
+    measured = peer_summaries(**generated)
+    meta = {
+        "date": "2026-12-02",
+        "python": "3.11",
+        "base_image": "localhost/python-standin:3.11",
+        "poetry": "2.5.1",
+        "runs": 3,
+        "cpus": 2,
+        "load_average": "4.10 3.90 3.50",
+        "load_average_at_end": "5.00 4.00 3.60",
+        "generated_dockerfile_override": "",
+    }
+    facts = {"description": "grown", "locked_main_packages": 50, "first_200_path": "/notes", "uv_lock_checks": {}}
+    section = report.profile_section(config.PROFILES["realistic"], meta, facts, measured, {"generated": []}, {})
+    return json.loads(json.dumps(report.build_report(meta, {"realistic": section}, None)))
+
+
+def test_the_recorded_run_renders_the_markdown_the_run_printed():
+    saved = saved_run()
+
+    recorded = json.loads(json.dumps(report.recorded_run(saved)))
+
+    assert report.recorded_markdown(recorded) == saved["table_markdown"] + "\n"
+    assert "runs" not in recorded["profiles"]["realistic"]
+    assert (
+        "load average 4.10 3.90 3.50 at the start on 2 cores and 5.00 4.00 3.60 at the end" in saved["table_markdown"]
+    )
+    assert (
+        "| cold build, cache mounts empty | 8.00 s | 12.8 s | 12.1 s | 30.0 s | 0.66x | <= 0.85x | met |"
+        in (saved["table_markdown"])
+    )
+
+
+def test_bench_docs_records_a_saved_run_and_rewrites_the_block(tmp_path):
+    saved, recorded, document = tmp_path / "benchmark.json", tmp_path / "run.json", tmp_path / "benchmark.md"
+    saved.write_text(json.dumps(saved_run(cold_empty=19.3)), encoding="utf-8")
+    document.write_text("# B\n\n<!-- BEGIN generated: benchmark -->\nold\n<!-- END generated: benchmark -->\nend\n")
+
+    report.write_docs(saved, recorded, document)
+
+    text = document.read_text(encoding="utf-8")
+    assert text.startswith("# B\n\n<!-- BEGIN generated: benchmark -->\nDocker build benchmark, realistic profile")
+    assert text.endswith("\n<!-- END generated: benchmark -->\nend\n")
+    assert "| cold build, cache mounts empty | 19.3 s |" in text
+    assert json.loads(recorded.read_text(encoding="utf-8"))["meta"]["runs"] == 3
+    with pytest.raises(config.BenchError, match="no saved run"):
+        report.write_docs(tmp_path / "missing.json", recorded, document)
+
+
+def test_the_docs_block_is_what_the_recorded_run_gives():
+    """Drift check without a benchmark run: docs/benchmark.md shows the recorded run as today's code reports it."""
+    recorded = json.loads(config.RECORDED_RUN.read_text(encoding="utf-8"))
+    document = config.BENCHMARK_DOC.read_text(encoding="utf-8")
+
+    block = document.split("<!-- BEGIN generated: benchmark -->\n")[1].split("<!-- END generated: benchmark -->")[0]
+
+    assert block == report.recorded_markdown(recorded)
+
+
+@pytest.mark.slow
+def test_uv_locks_the_baked_project_to_exactly_the_poetry_locks_versions(tmp_path):
+    """The uv peers' uv.lock, made as the benchmark makes it, pins every main package of poetry.lock at its version."""
+    service = project.bake_project(tmp_path / "bake", config.DEFAULT_PYTHON, "python:3.11-slim", None)
+    service.uv = project.install_uv(tmp_path / "uv")
+
+    uv_lock = project.uv_lock(service)
+
+    assert project.uv_locked_versions(uv_lock) == project.locked_versions(service.lock)
+    assert len(project.locked_versions(service.lock)) >= 10

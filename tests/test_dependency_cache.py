@@ -22,6 +22,7 @@ from template_harness import (
     run_checked,
     step_state,
     tool_environment,
+    write_image_requirements,
 )
 
 pytestmark = pytest.mark.docker
@@ -97,6 +98,8 @@ def relock(poetry: str, project: Path, *requirements: str) -> None:
     added = "".join(f'    "{requirement}",\n' for requirement in requirements)
     pyproject.write_text(text.replace("dependencies = [\n", f"dependencies = [\n{added}", 1), encoding="utf-8")
     run_checked([poetry, "lock"], cwd=project, env=tool_environment(POETRY_VIRTUALENVS_CREATE="false"))
+    written = write_image_requirements(project)
+    assert written.returncode == 0, written.stdout + written.stderr
 
 
 def mark_changed(project: Path, token: str) -> None:
@@ -114,7 +117,10 @@ def cache_mounts(project: Path, action: str, folder: Path) -> subprocess.Complet
 
 
 def test_a_dependency_added_then_removed_leaves_the_venv_a_fresh_build_makes(docker, poetry, project):
-    original = {name: (project / name).read_text(encoding="utf-8") for name in ("pyproject.toml", "poetry.lock")}
+    original = {
+        name: (project / name).read_text(encoding="utf-8")
+        for name in ("pyproject.toml", "poetry.lock", "image-requirements.txt")
+    }
     build(docker, project, "before")
     relock(poetry, project, ADDED[0])
 
@@ -126,7 +132,7 @@ def test_a_dependency_added_then_removed_leaves_the_venv_a_fresh_build_makes(doc
         (project / name).write_text(text, encoding="utf-8")
     mark_changed(project, "removed again")
     removed = build(docker, project, "removed")
-    assert step_state(build_step_states(removed), "poetry export --only main") == "RUN", removed
+    assert step_state(build_step_states(removed), "uv pip sync --quiet") == "RUN", removed
     # --no-cache gives every RUN empty cache mounts: the venv is made from nothing.
     build(docker, project, "fresh", "--no-cache")
 

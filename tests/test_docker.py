@@ -374,7 +374,7 @@ def test_code_change_rebuild_reuses_the_dependency_layer(docker, cli_build, tmp_
     output = buildkit_build(docker, changed, "--tag", image).stderr
     states = build_step_states(output)
 
-    assert step_state(states, "poetry export --only main") == "CACHED", output
+    assert step_state(states, "uv pip sync --quiet") == "CACHED", output
     assert step_state(states, "[app-files ", "COPY src/") == "RUN", output
     assert step_state(states, "[runtime ", "COPY --from=app-files") == "RUN", output
     assert run_checked([docker, "run", "--rm", image, "greet", "Ada"], cwd=changed).stdout == "Howdy, Ada!\n"
@@ -400,6 +400,30 @@ def test_pyproject_edited_without_relocking_fails_the_build(docker, cli_build, t
     assert result.returncode != 0
     assert STALE_LOCK_MESSAGE in result.stderr, result.stderr
     assert "Run `poetry lock`" in result.stderr
+
+
+def test_a_lock_changed_without_the_lock_task_fails_the_build_naming_it(docker, cli_build, tmp_path):
+    """image-requirements.txt, which the image installs, is derived from poetry.lock: the build's lock check
+    refuses one that no longer matches (here, the lock moved on as a plain `poetry lock` leaves it)."""
+    stale = tmp_path / "stale-requirements"
+    shutil.copytree(cli_build.project, stale, ignore=shutil.ignore_patterns(".venv", ".git"))
+    requirements = stale / "image-requirements.txt"
+    text = requirements.read_text(encoding="utf-8")
+    first = re.search(r"(?m)^[a-z0-9-]+==.*\\\n(    --hash=.*\\\n)*    --hash=.*\n", text)
+    requirements.write_text(text.replace(first[0], "", 1), encoding="utf-8")
+
+    result = subprocess.run(
+        [docker, "build", "--tag", f"{PREFIX}-cli:stale-requirements", "."],
+        cwd=stale,
+        capture_output=True,
+        text=True,
+        env=build_env(),
+        check=False,
+    )
+
+    assert result.returncode != 0
+    assert "image-requirements.txt is stale" in result.stderr, result.stderr
+    assert "run `poetry run poe lock`" in result.stderr
 
 
 def test_test_stage_runs_the_project_checks_through_poe(docker, cli_build, poetry):

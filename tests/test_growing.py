@@ -27,6 +27,7 @@ from template_harness import (
     run_checked,
     step_state,
     tool_environment,
+    write_image_requirements,
 )
 
 pytestmark = pytest.mark.docker
@@ -98,6 +99,8 @@ def build(docker: str, project: Project, *args: str, target: str | None = None) 
 
 def relock(poetry: str, project: Project) -> None:
     run_checked([poetry, "lock"], cwd=project.path)
+    written = write_image_requirements(project.path)
+    assert written.returncode == 0, written.stdout + written.stderr
 
 
 def set_dockerfile_argument(project: Project, name: str, value: str) -> None:
@@ -139,7 +142,7 @@ def assert_code_change_keeps_dependencies_cached(docker: str, project: Project, 
     change_one_line_of_code(project, module)
     output = build(docker, project)
     states = build_step_states(output)
-    assert step_state(states, "poetry export --only main") == "CACHED", output
+    assert step_state(states, "uv pip sync --quiet") == "CACHED", output
     assert step_state(states, "[app-files ", "COPY src/") == "RUN", output
     return states
 
@@ -149,7 +152,7 @@ def rename_package(project: Project, new_name: str) -> None:
     (project.path / "src" / PACKAGE).rename(project.path / "src" / new_name)
     pyproject = project.read("pyproject.toml").replace(f'include = "{PACKAGE}"', f'include = "{new_name}"')
     project.write("pyproject.toml", pyproject.replace(f'"{PACKAGE}.__main__:main"', f'"{new_name}.__main__:main"'))
-    for test in (project.path / "tests").glob("*.py"):
+    for test in (project.path / "tests").rglob("*.py"):
         test.write_text(test.read_text(encoding="utf-8").replace(PACKAGE, new_name), encoding="utf-8")
 
 

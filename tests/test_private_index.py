@@ -8,6 +8,7 @@ project, no line of the hook's output, no layer, history entry or label of any s
 """
 
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -21,12 +22,15 @@ from pathlib import Path
 
 import pytest
 import yaml
+from packaging.markers import Marker
+from packaging.utils import canonicalize_name
 
 from template_harness import (
     COOKIECUTTER_JSON,
     GITHUB_WORKFLOW,
     GITLAB_CI,
     HOST_PYTHON,
+    TEMPLATE_DIR,
     assert_main_ci_file_is_valid,
     bake,
     load_yaml,
@@ -81,16 +85,40 @@ def build_private_package(poetry: str, workdir: Path, packages: Path) -> None:
     run_checked([poetry, "build", "--format", "wheel", "--output", str(packages)], cwd=source)
 
 
-def mirror_public_packages(packages: Path) -> None:
+def poetry_for_every_platform(poetry: str) -> list[str]:
+    """NAME==VERSION of Poetry's own packages: its environment here, and each of its dependencies on any
+    platform (poetry-requirements.txt, which the template ships) that this Python may need. `poetry install`
+    adds the project's plugin (pyproject.toml's [tool.poetry.requires-plugins]) by resolving it together with
+    Poetry itself, for every platform, from the project's sources: a PyPI proxy serves all of them."""
+    shipped = (TEMPLATE_DIR / "{{cookiecutter.project_slug}}" / "poetry-requirements.txt").read_text(encoding="utf-8")
+    platforms = [
+        {"sys_platform": name, "platform_system": system, "os_name": os_name, "python_version": HOST_PYTHON}
+        for name, system, os_name in (
+            ("linux", "Linux", "posix"),
+            ("darwin", "Darwin", "posix"),
+            ("win32", "Windows", "nt"),
+        )
+    ]
+    pins = {}
+    for pin, marker in re.findall(r"(?m)^([A-Za-z0-9._-]+==[^ ;\\]+)(?: ; ([^\\\n]+?))? *\\?$", shipped):
+        if not marker or any(Marker(marker).evaluate(platform) for platform in platforms):
+            pins[canonicalize_name(pin.split("==")[0])] = pin
+    # As installed here, where the two differ: the resolution pins Poetry's environment as it is.
+    frozen = run_checked([str(Path(poetry).with_name("python")), "-m", "pip", "freeze", "--all"], cwd=Path.cwd())
+    for pin in (line for line in frozen.stdout.splitlines() if "==" in line):
+        pins[canonicalize_name(pin.split("==")[0])] = pin
+    return sorted(pins.values())
+
+
+def mirror_public_packages(packages: Path, poetry: str) -> None:
     """Wheels for Linux x86-64 and CPython HOST_PYTHON, as a PyPI proxy in front of a team's builds holds."""
     platforms = [arg for tag in ("manylinux_2_17_x86_64", "manylinux_2_28_x86_64") for arg in ("--platform", tag)]
-    run_checked(
-        [
-            *(sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(packages), "--only-binary=:all:"),
-            *("--python-version", HOST_PYTHON, "--implementation", "cp", *platforms, *MIRRORED),
-        ],
-        cwd=packages,
-    )
+    download = [sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(packages), "--only-binary=:all:"]
+    download += ["--python-version", HOST_PYTHON, "--implementation", "cp", *platforms]
+    run_checked([*download, *MIRRORED], cwd=packages)
+    # Each pinned on its own, for any platform: not one environment with the project's tools.
+    everywhere = ["--platform", "macosx_11_0_arm64", "--platform", "macosx_10_9_universal2", "--platform", "win_amd64"]
+    run_checked([*download, *everywhere, "--no-deps", *poetry_for_every_platform(poetry)], cwd=packages)
 
 
 def answers_with_status(url: str, auth: tuple[str, str] | None = None) -> int:
@@ -120,7 +148,7 @@ def private_index(poetry, tmp_path_factory):
     packages = workdir / "packages"
     packages.mkdir()
     build_private_package(poetry, workdir, packages)
-    mirror_public_packages(packages)
+    mirror_public_packages(packages, poetry)
     token = f"tok-{secrets.token_hex(16)}"
     htpasswd = HtpasswdFile(str(workdir / "htpasswd"), new=True, default_scheme="apr_md5_crypt")
     htpasswd.set_password(USERNAME, token)
@@ -205,6 +233,8 @@ def test_a_private_index_serves_lock_install_and_image_and_the_token_is_nowhere(
     project = result.project
     run_checked([poetry, "add", f"{PRIVATE_PACKAGE}==1.0.0"], cwd=project, env=env)
     run_checked([poetry, "install"], cwd=project, env=env)
+    # poetry add relocks; the lock task writes the image's requirements from the new lock too.
+    run_checked([poetry, "run", "poe", "lock"], cwd=project, env=env)
     greeting = run_checked(
         [poetry, "run", "python", "-c", "import private_greeting as p; print(p.greet('Ada'))"], cwd=project
     )
@@ -359,6 +389,7 @@ def test_the_dockerfile_mounts_the_netrc_secret_on_every_installing_run(baked_pr
     installing = [body for body in runs if "pip install" in body or "poetry install" in body]
     mount = f"--mount=type=secret,id={SECRET_NAME},target=/root/.netrc"
 
-    assert len(installing) == 3
+    # uv, Poetry, the dependencies (uv), the test stage (Poetry).
+    assert len(installing) == 4
     assert all(body.startswith(mount) for body in installing)
     assert mount not in dockerfile.split("FROM ${PYTHON_IMAGE} AS runtime")[1]

@@ -17,7 +17,7 @@ post_gen = load_hook("post_gen_project")
 CONDITIONAL_FILES = sorted({pattern for paths in post_gen.UNSELECTED_PATHS.values() for pattern in paths})
 USERS_OWN_FILES = ["notes.txt", ".env", ".github/CODEOWNERS", "src/{package_name}/extra.py", "tests/test_extra.py"]
 # Template files the user's project lacks: the generation adds them.
-MISSING_TEMPLATE_FILES = ["src/{package_name}/py.typed", "tests/test_main.py"]
+MISSING_TEMPLATE_FILES = ["src/{package_name}/py.typed", "tests/template/test_main.py"]
 # Between them, every conditional file is one of an option not chosen.
 OPTIONS = [
     {"app_type": "cli", "ci_provider": "gitlab", "license": "Proprietary"},

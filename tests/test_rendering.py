@@ -62,8 +62,8 @@ def test_files_of_the_chosen_app_type_only(matrix_project):
 
     assert (package / chosen).is_file()
     assert not (package / other).exists()
-    assert (project / "tests" / f"test_{chosen}").is_file()
-    assert not (project / "tests" / f"test_{other}").exists()
+    assert (project / "tests" / "template" / f"test_{chosen}").is_file()
+    assert not (project / "tests" / "template" / f"test_{other}").exists()
 
 
 def test_ci_files_of_the_chosen_provider_only(matrix_project):

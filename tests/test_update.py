@@ -412,17 +412,17 @@ def test_answers_are_data_through_every_update_and_an_expression_in_the_record_n
 
 
 def test_a_file_the_team_deleted_that_the_template_changed_stays_deleted_and_is_named(project, template, poetry):
-    git(project, "rm", "--quiet", "tests/test_settings.py")
+    git(project, "rm", "--quiet", "tests/template/test_settings.py")
     team_commits(project, "The team drops a test")
-    test_settings = template_file(template, "tests/test_settings.py")
+    test_settings = template_file(template, "tests/template/test_settings.py")
     test_settings.write_text(test_settings.read_text(encoding="utf-8") + "\n# The template's new line.\n", "utf-8")
     release(template, "Template: a settings test line")
 
     updated = poe(project, poetry, "update-template")
 
     assert updated.returncode == 1
-    assert "you had deleted it" in needing_a_person(updated.stderr)["tests/test_settings.py"]
-    assert not (project / "tests" / "test_settings.py").exists()
+    assert "you had deleted it" in needing_a_person(updated.stderr)["tests/template/test_settings.py"]
+    assert not (project / "tests" / "template" / "test_settings.py").exists()
 
 
 def test_an_ignored_file_of_the_team_is_never_overwritten_by_a_new_template_file(project, template, poetry):

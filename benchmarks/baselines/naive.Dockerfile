@@ -1,7 +1,7 @@
 # Baseline 1: the naive single-stage Poetry Dockerfile (section 1, "The naive approach", of the article
 # "Blazing fast Python Docker builds with Poetry" by Riccardo Albertazzi,
 # https://medium.com/@albertazzir/blazing-fast-python-docker-builds-with-poetry-a78a66f5aed0).
-# benchmarks/docker_build.py replaces __PACKAGE__ with the generated project's import name and passes
+# benchmarks/project.py replaces __PACKAGE__ with the generated project's import name and passes
 # the same PYTHON_IMAGE and POETRY_VERSION as to the generated Dockerfile. Changes from the article,
 # only so that it builds and runs the same app:
 # - the base image and the Poetry version are build arguments (same base, same Poetry as the template);

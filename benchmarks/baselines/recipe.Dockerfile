@@ -3,7 +3,7 @@
 # https://medium.com/@albertazzir/blazing-fast-python-docker-builds-with-poetry-a78a66f5aed0):
 # a builder with `pip install poetry==X`, the dependencies installed with `--no-root` into an in-project
 # .venv with Poetry's cache on a BuildKit cache mount, and a runtime that copies the .venv and the code.
-# benchmarks/docker_build.py replaces __PACKAGE__ with the generated project's import name and passes
+# benchmarks/project.py replaces __PACKAGE__ with the generated project's import name and passes
 # the same PYTHON_IMAGE and POETRY_VERSION as to the generated Dockerfile; its recipe-bytecode variant
 # also compiles the dependencies' bytecode in the --no-root step, as the generated Dockerfile does.
 # Changes from the article, only so that it builds and runs the same app:

@@ -1,6 +1,6 @@
 """A notes service on the stack a grown FastAPI service carries (the benchmark's realistic profile).
 
-benchmarks/docker_build.py copies this module into the generated project's package and includes its
+benchmarks/project.py copies this module into the generated project's package and includes its
 router in the app, so the app imports the whole stack at start-up and GET /notes uses each part: settings
 from the environment, an ORM model with its table, the migration context, a PostgreSQL engine on psycopg
 (configured, never connected), a password hash, a signed token, an email check, a call over HTTP to the

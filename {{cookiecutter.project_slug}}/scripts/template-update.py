@@ -15,7 +15,7 @@ marks it unmerged in git's index, as git marks a conflict. Then it runs `finish`
 `finish` names every file that needs a person, and exits 1: an unmerged file (`git status` says
 what each side did), a conflict marker of any kind (<<<<<<<, |||||||, =======, >>>>>>>) that the
 update brought into a file, a .rej file. When none is left it relocks (poetry lock), runs
-poetry check --lock and installs.
+poetry check --lock, installs, and writes image-requirements.txt from the new lock.
 
 `check` says in one line whether the project is at the template's latest release (exit 0), behind
 it (exit 1) or cannot reach it (exit 2).
@@ -393,6 +393,9 @@ def finish(needs=None):
     print("==> poetry install --with template", flush=True)
     if subprocess.run(["poetry", "install", "--with", "template"], check=False).returncode != 0:  # noqa: S607
         fail(f"poetry install failed: fix it, then run: {FINISH}")
+    print("==> python scripts/image-requirements.py", flush=True)
+    if subprocess.run([sys.executable, "scripts/image-requirements.py"], check=False).returncode:
+        fail(f"image-requirements.txt could not be written: fix it, then run: {FINISH}")
     print(
         "The update is complete. Review it (git status, git diff HEAD), run the checks "
         f"(poetry run poe check), then commit all it changed: {COMMIT}"

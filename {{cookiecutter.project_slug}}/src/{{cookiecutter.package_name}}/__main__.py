@@ -47,7 +47,11 @@ def main(argv: list[str] | None = None) -> None:
 
     from .server import serve
 
-    serve(settings, reload=arguments.reload)
+    try:
+        serve(settings, reload=arguments.reload)
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(SETTINGS_ERROR_EXIT_CODE)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The HTTP application."""
+"""The HTTP application (server.py serves it behind the health route: ASGI_APP names it)."""
 
 from importlib.metadata import metadata
 
@@ -7,10 +7,6 @@ from pydantic import BaseModel
 
 from . import __distribution__, __version__
 from .settings import Settings, get_settings
-
-
-class Health(BaseModel):
-    status: str
 
 
 class Greeting(BaseModel):
@@ -23,17 +19,12 @@ def create_app(settings: Settings) -> FastAPI:
     docs = settings.api_docs
     app = FastAPI(
         title=about["Name"],
-        summary=about["Summary"],
+        description=about["Summary"],
         version=__version__,
         openapi_url="/openapi.json" if docs else None,
         docs_url="/docs" if docs else None,
         redoc_url="/redoc" if docs else None,
     )
-
-    @app.get(settings.health_path)
-    def health() -> Health:
-        """Answer 200 while the process serves requests (Docker's HEALTHCHECK calls this)."""
-        return Health(status="ok")
 
     @app.get("/hello/{name}")
     def hello(name: str) -> Greeting:

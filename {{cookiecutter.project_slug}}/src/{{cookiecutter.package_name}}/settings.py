@@ -20,6 +20,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 SECRETS_DIR = Path("/run/secrets")
 LogLevel = Literal["critical", "error", "warning", "info", "debug"]
 Seconds = Annotated[float, Field(gt=0)]
+{%- if cookiecutter.app_type == "fastapi" %}
+# module:attribute, as uvicorn names an app (dotted names on both sides).
+AppReference = Annotated[str, Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")]
+{%- endif %}
 
 
 class SettingsError(ValueError):
@@ -48,6 +52,10 @@ class Settings(BaseSettings):
     # An idle keep-alive connection is closed after this time. Behind a load balancer that reuses
     # connections, make it longer than the balancer's idle timeout (AWS ALB: 60 s, so 65).
     keep_alive_timeout: Annotated[int, Field(ge=1)] = 5
+    # The ASGI app the server runs, as module:attribute: this package's by default; an adopted
+    # app's own (acme.main:app) once its package is under src/ (see "Adopting an existing
+    # service"). The health route answers whichever app it is.
+    asgi_app: AppReference = f"{__package__}.app:app"
 {%- endif %}
     log_level: LogLevel = "info"
     data_dir: Path = Path("data")

@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +21,9 @@ def free_port() -> int:
 
 
 HEADER_TIMEOUT_SECONDS = 1
+# The template's own app, whatever settings.py's asgi_app names once an app is adopted (whose own
+# settings these tests know nothing of): these tests check the server, the app's tests the app.
+TEMPLATE_APP = "{{ cookiecutter.package_name }}.app:app"
 
 
 @pytest.fixture
@@ -27,6 +31,7 @@ def server_url() -> Iterator[str]:
     port = free_port()
     env = {
         **os.environ,
+        "ASGI_APP": TEMPLATE_APP,
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "HEADER_TIMEOUT": str(HEADER_TIMEOUT_SECONDS),
@@ -108,6 +113,63 @@ def test_a_wrong_setting_is_named_without_a_traceback(arguments: list[str]) -> N
 
     assert result.returncode == 2
     assert result.stderr.startswith("error: invalid settings: LOG_LEVEL='bogus': ")
+    assert "Traceback" not in result.stderr
+
+
+ANOTHER_APP = """
+async def application(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"the adopted app"})
+"""
+
+
+def test_asgi_app_serves_another_app_behind_the_health_route(tmp_path: Path) -> None:
+    (tmp_path / "adopted_main.py").write_text(ANOTHER_APP, encoding="utf-8")
+    port = free_port()
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "ASGI_APP": "adopted_main:application",
+        "PYTHONPATH": str(tmp_path),
+    }
+    server = subprocess.Popen([sys.executable, "-m", "{{ cookiecutter.package_name }}"], env=env)
+    try:
+        health = wait_for_health(f"http://127.0.0.1:{port}/health")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/items", timeout=2) as response:
+            own = response.read()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+    assert health == {"status": "ok"}
+    assert own == b"the adopted app"
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("nowhere.main:app", "no module named 'nowhere'"),
+        ("{{ cookiecutter.package_name }}.app:missing", "has no attribute 'missing'"),
+        ("{{ cookiecutter.package_name }}.app:__version__", "'__version__' is not an ASGI app"),
+        ("{{ cookiecutter.package_name }}.app", "String should match pattern"),
+    ],
+)
+def test_a_wrong_asgi_app_is_named_without_a_traceback(value: str, problem: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}"],
+        env={**os.environ, "ASGI_APP": value},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ")
+    assert f"ASGI_APP={value!r}: " in result.stderr
+    assert problem in result.stderr
     assert "Traceback" not in result.stderr
 
 

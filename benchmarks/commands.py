@@ -1,0 +1,128 @@
+"""The commands the benchmark runs: docker build, run, inspect and prune, each with a time limit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import template_harness
+
+from .config import BUILD_TIMEOUT, COMMAND_TIMEOUT, CONTAINER_PORT, HEALTH_TIMEOUT, PROBES_DIR, BenchError, Build
+from .stats import parse_build_log
+
+UV_VERSION = template_harness.COOKIECUTTER_JSON["_uv_version"]
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def tool_env(**extra: str) -> dict:
+    return template_harness.tool_environment(DOCKER_BUILDKIT="1", **extra)
+
+
+def run(command: list[str], *, timeout: float = COMMAND_TIMEOUT, cwd: Path | None = None, env=None, check=True):
+    """Run a command with a time limit; raise BenchError with the end of its output when it fails."""
+    try:
+        completed = subprocess.run(
+            command, cwd=cwd, env=env or tool_env(), capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"{' '.join(map(str, command[:4]))} took longer than {timeout} s") from None
+    if check and completed.returncode != 0:
+        output = (completed.stdout + completed.stderr).strip().splitlines()[-30:]
+        raise BenchError(f"{' '.join(map(str, command[:4]))} exited {completed.returncode}:\n" + "\n".join(output))
+    return completed
+
+
+def docker_build(
+    context: Path, dockerfile: Path, tag: str, base_image: str, *, build_args=(), target=None, no_cache: bool
+) -> Build:
+    """One BuildKit build with the same base image, Poetry and uv for every variant; its seconds and step log."""
+    command = ["docker", "build", "--progress=plain", "--tag", tag, "--file", str(dockerfile)]
+    build_args = (
+        f"PYTHON_IMAGE={base_image}",
+        f"POETRY_VERSION={template_harness.POETRY_VERSION}",
+        f"UV_VERSION={UV_VERSION}",
+        *build_args,
+    )
+    command += [part for build_arg in build_args for part in ("--build-arg", build_arg)]
+    if target:
+        command += ["--target", target]
+    if no_cache:
+        command.append("--no-cache")
+    started = time.perf_counter()
+    completed = run([*command, str(context)], timeout=BUILD_TIMEOUT)
+    seconds = time.perf_counter() - started
+    steps, cached = parse_build_log(completed.stderr)
+    return Build(seconds, completed.stderr, steps, cached)
+
+
+def empty_cache_mounts() -> None:
+    run(["docker", "builder", "prune", "--force", "--filter", "type=exec.cachemount"])
+
+
+def empty_layer_cache() -> None:
+    """Remove the build cache's layers that no image holds, and keep its cache mounts."""
+    run(["docker", "builder", "prune", "--force", "--filter", "type=regular"])
+
+
+def remove_images(tags: list[str]) -> None:
+    if tags:
+        run(["docker", "image", "rm", "--force", *tags], check=False)
+
+
+def image_size(image: str) -> int:
+    return int(run(["docker", "image", "inspect", "--format", "{{.Size}}", image]).stdout.strip())
+
+
+def installer_bytes(image: str, venv: str) -> int:
+    """Bytes of pip, setuptools, wheel and uv in the image's runtime environment (probes/installer_bytes.py)."""
+    probe = PROBES_DIR / "installer_bytes.py"
+    mount = ["--volume", f"{probe}:/tmp/bench-probe.py:ro"]
+    command = ["docker", "run", "--rm", "--user", "0", *mount, "--entrypoint", "python", image, "/tmp/bench-probe.py"]
+    return int(run([*command, venv]).stdout.strip())
+
+
+def python_seconds(image: str, venv: str, code: str) -> tuple[float, str]:
+    """Seconds from `docker run` to the exit of the venv's python running code, and what it printed."""
+    command = ["docker", "run", "--rm", "--entrypoint", "sh", image, "-c", f'exec {venv}/bin/python -c "$0"', code]
+    started = time.perf_counter()
+    completed = run(command)
+    return time.perf_counter() - started, completed.stdout
+
+
+def app_import_seconds(image: str, venv: str, package: str) -> float:
+    """Seconds the venv's python takes to import the app module, measured inside the container."""
+    code = f"import time; started = time.perf_counter(); import {package}.app; print(time.perf_counter() - started)"
+    return float(python_seconds(image, venv, code)[1])
+
+
+def first_200(image: str, name: str, path: str) -> tuple[float, bytes]:
+    """Seconds from `docker run` to the first 200 on path, published on 127.0.0.1 only, and its body."""
+    env = ["--env", "HOST=0.0.0.0", "--env", f"PORT={CONTAINER_PORT}"]
+    started = time.perf_counter()
+    try:
+        run(["docker", "run", "--detach", "--name", name, *env, "--publish", f"127.0.0.1::{CONTAINER_PORT}", image])
+        address = run(["docker", "port", name, f"{CONTAINER_PORT}/tcp"]).stdout.split()[0]
+        url = f"http://{address}{path}"
+        while time.perf_counter() - started < HEALTH_TIMEOUT:
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        return time.perf_counter() - started, response.read()
+            except OSError:
+                time.sleep(0.02)
+        logs = run(["docker", "logs", name], check=False)
+        raise BenchError(f"{image}: no 200 on {url} within {HEALTH_TIMEOUT} s\n{logs.stdout}{logs.stderr}")
+    finally:
+        subprocess.run(["docker", "rm", "--force", name], capture_output=True, timeout=COMMAND_TIMEOUT, check=False)
+
+
+def template_revision() -> str:
+    """The template's commit, with -dirty when the working tree has changes (the Dockerfile may be one)."""
+    described = run(["git", "-C", str(template_harness.TEMPLATE_DIR), "describe", "--always", "--dirty"], check=False)
+    return described.stdout.strip() or "unknown"
