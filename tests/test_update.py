@@ -328,7 +328,9 @@ def test_turning_the_database_on_brings_it_in_as_a_merge(project, poetry, host_p
     assert 'name = "psycopg-binary"' in lock
     env = tool_environment(TEST_DATABASE_URL=host_postgres.create_database("updated_project"), CI="true")
     # python -m: the copied .venv's scripts still name the original project's interpreter.
-    tested = run_unchecked([poetry, "run", "python", "-m", "pytest", "-q", "tests/template/test_database.py"], project, env=env)
+    tested = run_unchecked(
+        [poetry, "run", "python", "-m", "pytest", "-q", "tests/template/test_database.py"], project, env=env
+    )
     assert tested.returncode == 0, tested.stdout + tested.stderr
     commit_update(project)
     assert_committed_tree_is_locked(project, poetry, tmp_path)
