@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -21,7 +22,6 @@ import pytest
 from template_harness import (
     COOKIECUTTER_JSON,
     FAST_ANSWERS,
-    bake,
     bake_locked,
     compose_projects_left,
     free_port,
@@ -260,19 +260,62 @@ def wait_for_line(process: subprocess.Popen, text: str, seconds: float) -> None:
 
 
 @pytest.fixture(scope="module")
-def database_project(tmp_path_factory, compose, postgres_image):
-    """A project with database=postgresql, its .env written as .env.example asks (a password), the stack's
-    database service on a free port of 127.0.0.1."""
-    result = bake(tmp_path_factory.mktemp("database"), project_slug=f"{PREFIX}-db", database="postgresql")
-    assert result.returncode == 0, result.output
-    project = result.project
+def database_stack(tmp_path_factory, compose, base_image, postgres_image):
+    """A locked project with database=postgresql, its .env as .env.example asks (a password), its stack up:
+    db healthy, migrate done, the app healthy, on free ports of 127.0.0.1."""
+    python_version = COOKIECUTTER_JSON["python_version"][0]
+    project, _ = bake_locked(
+        tmp_path_factory.mktemp("database-stack"), project_slug=f"{PREFIX}-items", database="postgresql"
+    )
     write_env_with_password(project)
     name = compose.track(project.name)
-    env = {"POSTGRES_IMAGE": postgres_image, "DB_PORT": str(free_port())}
+    env = {
+        "PYTHON_IMAGE": base_image(python_version),
+        "POSTGRES_IMAGE": postgres_image,
+        "APP_PORT": str(free_port()),
+        "DB_PORT": str(free_port()),
+    }
     try:
+        up = compose.run(project, "up", "--build", "--wait", project=name, timeout=900, **env)
+        assert up.returncode == 0, up.stdout + up.stderr
         yield project, name, env
     finally:
         compose.remove(name)
+
+
+def post_json(url: str, body: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"content-type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status, json.loads(response.read())
+
+
+def test_the_app_writes_through_the_migrated_database_and_the_data_outlives_dev_down(database_stack, compose, docker):
+    project, name, env = database_stack
+    app = f"http://127.0.0.1:{env['APP_PORT']}"
+
+    states = {
+        container["Service"]: container["State"]
+        for container in map(
+            json.loads, compose.run(project, "ps", "--all", "--format", "json", project=name).stdout.splitlines()
+        )
+    }
+    assert states == {"db": "running", "migrate": "exited", "app": "running"}
+    assert http_get(f"{app}/ready")[0] == 200
+    status, item = post_json(f"{app}/items", {"name": "kept across dev-down"})
+    assert status == 201
+
+    down = poe(project, compose, "dev-down", **env)
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert left_after(docker, name)["containers"] == []
+    again = compose.run(project, "up", "--wait", project=name, timeout=600, **env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert json.loads(http_get(f"{app}/items/{item['id']}")[1]) == item
+
+    gone = poe(project, compose, "dev-down", "--volumes", **env)
+    assert gone.returncode == 0, gone.stdout + gone.stderr
+    assert left_after(docker, name) == {"containers": [], "networks": [], "volumes": []}
 
 
 def write_env_with_password(project: Path) -> None:
@@ -280,49 +323,6 @@ def write_env_with_password(project: Path) -> None:
     example = (project / ".env.example").read_text(encoding="utf-8")
     assert "POSTGRES_PASSWORD=\n" in example
     (project / ".env").write_text(example.replace("POSTGRES_PASSWORD=\n", f"POSTGRES_PASSWORD={PASSWORD}\n"))
-
-
-def psql(compose, project: Path, name: str, sql: str, env: dict) -> subprocess.CompletedProcess:
-    """SQL run in the stack's database as the stack's user (the password from .env)."""
-    return compose.run(
-        project,
-        "exec",
-        "-T",
-        f"--env=PGPASSWORD={PASSWORD}",
-        "db",
-        "psql",
-        "--username=app",
-        "--dbname=app",
-        "--tuples-only",
-        "--no-align",
-        "--set=ON_ERROR_STOP=1",
-        "--command",
-        sql,
-        project=name,
-        **env,
-    )
-
-
-def test_the_database_keeps_its_data_until_dev_down_volumes(database_project, compose, docker):
-    project, name, env = database_project
-
-    up = compose.run(project, "up", "--wait", "db", project=name, **env)
-    assert up.returncode == 0, up.stdout + up.stderr
-    written = psql(compose, project, name, "CREATE TABLE kept (note text); INSERT INTO kept VALUES ('saved')", env)
-    assert written.returncode == 0, written.stderr
-
-    down = poe(project, compose, "dev-down", **env)
-    assert down.returncode == 0, down.stdout + down.stderr
-    assert left_after(docker, name)["containers"] == []
-    assert len(left_after(docker, name)["volumes"]) == 1
-
-    again = compose.run(project, "up", "--wait", "db", project=name, **env)
-    assert again.returncode == 0, again.stdout + again.stderr
-    assert psql(compose, project, name, "SELECT note FROM kept", env).stdout.strip() == "saved"
-
-    gone = poe(project, compose, "dev-down", "--volumes", **env)
-    assert gone.returncode == 0, gone.stdout + gone.stderr
-    assert left_after(docker, name) == {"containers": [], "networks": [], "volumes": []}
 
 
 # --- the devcontainer --------------------------------------------------------------------------------------------
