@@ -134,7 +134,7 @@ def test_a_linked_folder_inside_the_project_is_written_as_a_folder(users_project
     assert result.returncode == 0, result.output
     assert (users_project / "tests").is_symlink()
     assert (users_project / "checks" / "test_app.py").read_text(encoding="utf-8") == "# the user's test\n"
-    assert (users_project / "checks" / "test_settings.py").is_file()
+    assert (users_project / "checks" / "template" / "test_settings.py").is_file()
 
 
 @pytest.mark.parametrize("skip_existing", [False, True], ids=["f", "f-s"])
