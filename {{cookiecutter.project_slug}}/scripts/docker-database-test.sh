@@ -15,8 +15,8 @@ container=""
 trap 'if [ -n "$container" ]; then docker rm --force "$container" >/dev/null; fi' EXIT
 {%- endif %}
 
-docker run --rm --network host --env DATABASE_URL --entrypoint python "$image" \
-    -m {{ cookiecutter.package_name }}.migrations upgrade head
+# The migrations as a deploy applies them: the image's own command.
+docker run --rm --network host --env DATABASE_URL "$image" migrate
 {%- if cookiecutter.app_type == "fastapi" %}
 container="$(docker run --detach --network host --env DATABASE_URL --env HOST=127.0.0.1 \
     --env "PORT=$port" "$image")"

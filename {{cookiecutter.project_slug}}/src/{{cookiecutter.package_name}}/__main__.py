@@ -1,5 +1,6 @@
 {%- if cookiecutter.app_type == "fastapi" -%}
-"""Serve the app, configured by settings.py: ``python -m {{ cookiecutter.package_name }}``.
+"""Serve the app, configured by settings.py: ``python -m {{ cookiecutter.package_name }}``{% if cookiecutter.database == "postgresql" %}
+(``migrate`` applies the database migrations instead){% endif %}.
 
 The console script ``{{ cookiecutter.project_slug }}`` runs the same ``main()``.
 """
@@ -36,7 +37,25 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="ask the running server for its health path, then exit",
     )
+{%- if cookiecutter.database == "postgresql" %}
+    commands = parser.add_subparsers(dest="command")
+    migrate = commands.add_parser(
+        "migrate", help="apply the database migrations to DATABASE_URL, then exit"
+    )
+    migrate.add_argument(
+        "revision", nargs="?", default="head", help="the revision to reach (default: head)"
+    )
+{%- endif %}
     arguments = parser.parse_args(argv)
+{%- if cookiecutter.database == "postgresql" %}
+    if arguments.command == "migrate":
+        # Alembic's upgrade, as `python -m {{ cookiecutter.package_name }}.migrations upgrade` runs it
+        # (its errors name the variable or the database, never a traceback).
+        from .migrations.__main__ import main as migrations
+
+        migrations(["upgrade", arguments.revision])
+        return
+{%- endif %}
     try:
         settings = get_settings()
     except SettingsError as error:

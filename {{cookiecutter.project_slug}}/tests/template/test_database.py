@@ -37,7 +37,7 @@ UNREACHABLE_URL = "postgresql://app:hunter2@127.0.0.1:1/app"
 
 
 def run_migrations_module(*arguments: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """``python -m <package>.migrations ARGUMENTS``, as ``poe migrate`` and the image run it."""
+    """``python -m <package>.migrations ARGUMENTS``, as ``poe db-migrate`` and the image run it."""
     environ = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
     return subprocess.run(
         [sys.executable, "-m", migrations.__name__, *arguments],
@@ -50,7 +50,7 @@ def run_migrations_module(*arguments: str, **env: str) -> subprocess.CompletedPr
 
 
 def test_the_models_and_the_migrations_agree(connection: Connection) -> None:
-    # Fails after a model change without its migration: poe migration -m "..." writes it.
+    # Fails after a model change without its migration: poe db-revision -m "..." writes it.
     command.check(alembic_config(connection=connection))
 
 
@@ -71,6 +71,26 @@ def test_the_migrations_module_reports_the_revision(database_settings: Settings)
 
     assert result.returncode == 0, result.stderr
     assert "(head)" in result.stdout
+{%- if cookiecutter.app_type == "fastapi" %}
+
+
+def test_the_console_scripts_migrate_applies_the_migrations(database_settings: Settings) -> None:
+    # `docker run IMAGE migrate`, as a deploy runs it: the image's entry point is this command.
+    environ = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    result = subprocess.run(
+        [sys.executable, "-m", "{{ pkg }}", "migrate"],
+        env={**environ, "DATABASE_URL": os.environ["TEST_DATABASE_URL"]},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+    current = run_migrations_module("current", DATABASE_URL=os.environ["TEST_DATABASE_URL"])
+
+    assert result.returncode == 0, result.stderr
+    assert "(head)" in current.stdout
+{%- endif %}
 
 
 def test_the_migrations_module_names_a_missing_url_without_a_traceback() -> None:

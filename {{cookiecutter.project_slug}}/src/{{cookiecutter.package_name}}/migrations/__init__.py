@@ -1,6 +1,6 @@
 """The database's migrations (Alembic), inside the package: they ship wherever it does (the image).
 
-Apply them with ``python -m <this package> upgrade head`` (``poe migrate``); any Alembic command
+Apply them with ``python -m <this package> upgrade head`` (``poe db-migrate``; in the image, ``<slug> migrate``); any Alembic command
 works after the module name. The configuration is here, not in an alembic.ini.
 """
 

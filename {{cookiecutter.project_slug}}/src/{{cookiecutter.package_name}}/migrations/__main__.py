@@ -1,8 +1,8 @@
 """Alembic's command line with this package's migrations: ``python -m <pkg>.migrations COMMAND``.
 
-``upgrade head`` applies every migration (``poe migrate``; in the image,
-``docker run --entrypoint python IMAGE -m <pkg>.migrations upgrade head``);
-``revision --autogenerate -m "..."`` writes one from the models (``poe migration -m "..."``);
+``upgrade head`` applies every migration (``poe db-migrate``; in the image,
+``docker run IMAGE migrate``, the console script's ``migrate``);
+``revision --autogenerate -m "..."`` writes one from the models (``poe db-revision -m "..."``);
 ``downgrade -1``, ``current``, ``history`` and ``check`` work as Alembic's own command's do.
 """
 
