@@ -168,6 +168,9 @@ def adopt(existing_app: Path, project: Path, poetry: str, main: tuple[str, ...],
     )
     shutil.copy2(existing_app / "poetry.lock", project / "poetry.lock")
     run_checked([poetry, "lock"], cwd=project)
+    # Step 3: the derived image-requirements.txt, which the image installs, from the carried lock.
+    run_checked([poetry, "install"], cwd=project)
+    run_checked([poetry, "run", "poe", "lock"], cwd=project)
     for test in tests:
         shutil.copy2(existing_app / "tests" / test, project / "tests" / test)
 
