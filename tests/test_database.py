@@ -90,7 +90,9 @@ def test_a_model_changed_without_its_migration_fails_the_checks(service, poetry,
     )
 
     tested = run_unchecked(
-        [poetry, "run", "python", "-m", "pytest", "-q", "tests/test_database.py", "-k", "agree"], project, env=env
+        [poetry, "run", "python", "-m", "pytest", "-q", "tests/template/test_database.py", "-k", "agree"],
+        project,
+        env=env,
     )
 
     assert tested.returncode == 1, tested.stdout + tested.stderr

@@ -49,8 +49,8 @@ def main(argv: list[str] | None = None) -> None:
     arguments = parser.parse_args(argv)
 {%- if cookiecutter.database == "postgresql" %}
     if arguments.command == "migrate":
-        # Alembic's upgrade, as `python -m {{ cookiecutter.package_name }}.migrations upgrade` runs it
-        # (its errors name the variable or the database, never a traceback).
+        # Alembic's upgrade, as `python -m <package>.migrations upgrade` runs it (its errors name
+        # the variable or the database, never a traceback).
         from .migrations.__main__ import main as migrations
 
         migrations(["upgrade", arguments.revision])

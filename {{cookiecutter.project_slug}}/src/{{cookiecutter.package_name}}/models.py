@@ -1,7 +1,8 @@
 """The database's tables, as typed SQLAlchemy models: the migrations follow them.
 
-After changing a model, write a migration (``poetry run poe db-revision -m "what changed"``), read
-it, apply it (``poetry run poe db-migrate``); ``poe check`` fails while models and migrations disagree.
+After changing a model, write a migration (``poetry run poe db-revision -m "what changed"``),
+read it, apply it (``poetry run poe db-migrate``); ``poe check`` fails while models and migrations
+disagree.
 """
 
 from sqlalchemy import MetaData, String

@@ -1,7 +1,8 @@
 """The database's migrations (Alembic), inside the package: they ship wherever it does (the image).
 
-Apply them with ``python -m <this package> upgrade head`` (``poe db-migrate``; in the image, ``<slug> migrate``); any Alembic command
-works after the module name. The configuration is here, not in an alembic.ini.
+Apply them with ``python -m <this package> upgrade head`` (``poe db-migrate``; in the image,
+``<slug> migrate``); any Alembic command works after the module name. The configuration is here,
+not in an alembic.ini.
 """
 
 from argparse import Namespace
