@@ -56,6 +56,8 @@ from {{ cookiecutter.package_name }}.settings import Settings, SettingsError{% i
 
 LINE_FIELDS = {"timestamp", "level", "logger", "message"}
 {%- if fastapi %}
+# The logger of app.py's own lines.
+APP_LOGGER = "{{ cookiecutter.package_name }}.app"
 GENERATED_REQUEST_ID = re.compile(r"[0-9a-f]{32}")
 # A W3C traceparent header, as a caller that traces sends it: its trace id and its span's.
 CALLERS_TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -230,7 +232,7 @@ def served(registry: CollectorRegistry) -> Client:
 def app_records(lines: list[str]) -> list[dict[str, object]]:
     """The app's own log records (not the test client's)."""
     records = [json.loads(line) for line in lines]
-    return [record for record in records if record["logger"] == "{{ cookiecutter.package_name }}.app"]
+    return [record for record in records if record["logger"] == APP_LOGGER]
 
 
 def samples(client: Client, name: str) -> dict[tuple[tuple[str, str], ...], float]:
@@ -399,7 +401,7 @@ def get(url: str, **headers: str) -> int:
 
 
 class Served:
-    """`python -m {{ cookiecutter.package_name }}` on a free port, logging JSON; its stdout once stopped."""
+    """`python -m <package>` on a free port, logging JSON; its stdout once stopped."""
 
     def __init__(self, **env: str) -> None:
         port = free_port()
