@@ -240,7 +240,9 @@ for folder, dirs, files in os.walk("/"):
         path = os.path.join(folder, name)
         secret = name.startswith((".env", "id_rsa")) or name.endswith(".pem") or name in ("credentials.json", ".netrc")
         build_leftover = name in ("poetry", "pypoetry", ".cache", ".git") or path.startswith("/app/tests")
-        if build_leftover or (secret and path.startswith("/app/")):
+        # Secret-shaped files of the project's (the venv's come from the index: certifi's CA bundle).
+        from_project = path.startswith("/app/") and not path.startswith("/app/.venv/")
+        if build_leftover or (secret and from_project):
             found["leftovers"].append(path)
 found["src"] = sorted(os.path.relpath(os.path.join(folder, name), "/app/src")
                       for folder, _, files in os.walk("/app/src") for name in files)
