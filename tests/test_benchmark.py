@@ -391,7 +391,8 @@ def test_the_realistic_service_answers_from_its_generated_image(tmp_path, docker
     finally:
         subprocess.run([docker, "image", "rm", "--force", tag], capture_output=True, check=False)
 
-    assert 30 <= len(project.locked_packages(service.lock)) <= 60
+    # About 50 of the realistic stack's own, plus the template's (OpenTelemetry's SDK and exporter among them).
+    assert 30 <= len(project.locked_packages(service.lock)) <= 70
     answer = json.loads(body)
     assert answer["summary"] == "1 note(s), the last by ada@example.com"
     assert answer["health"] == 200  # httpx, with tenacity, to the app's own health path

@@ -29,6 +29,7 @@ from {{ pkg }}.cli import cli
 from {{ pkg }}.migrations import alembic_config
 {%- if cookiecutter.app_type == "fastapi" %}
 from {{ pkg }}.models import Item
+from {{ pkg }}.server import HealthRoute
 {%- endif %}
 from {{ pkg }}.settings import Settings{% if cookiecutter.app_type == "cli" %}, get_settings{% endif %}
 
@@ -153,7 +154,9 @@ def test_ready_while_the_database_answers(client: TestClient) -> None:
 
 
 def test_not_ready_while_the_database_does_not_answer_yet_healthy() -> None:
-    with TestClient(create_app(Settings(database_url=SecretStr(UNREACHABLE_URL)))) as client:
+    settings = Settings(database_url=SecretStr(UNREACHABLE_URL))
+    # The app inside the health route server.py serves it with, which never asks the database.
+    with TestClient(HealthRoute(create_app(settings), settings.health_path)) as client:
         ready = client.get("/ready")
         health = client.get("/health")
         items = client.post("/items", json={"name": "Ada"})
@@ -166,7 +169,8 @@ def test_not_ready_while_the_database_does_not_answer_yet_healthy() -> None:
 
 
 def test_without_a_database_url_the_app_starts_but_is_not_ready() -> None:
-    with TestClient(create_app(Settings(database_url=None))) as client:
+    settings = Settings(database_url=None)
+    with TestClient(HealthRoute(create_app(settings), settings.health_path)) as client:
         ready = client.get("/ready")
         items = client.post("/items", json={"name": "Ada"})
         health = client.get("/health")
