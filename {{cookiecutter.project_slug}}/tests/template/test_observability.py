@@ -376,14 +376,6 @@ def without_otel_variables() -> dict[str, str]:
     return {name: value for name, value in os.environ.items() if not name.startswith("OTEL_")}
 
 
-@pytest.mark.skipif(fastapi_traces_itself(), reason="this FastAPI makes its own spans")
-def test_an_older_fastapi_asked_for_traces_is_served_as_it_is() -> None:
-    settings = Settings(otel_exporter_otlp_endpoint="http://127.0.0.1:4318")
-    app = create_app(settings)
-
-    assert traced(app, settings) is app
-
-
 def test_without_otel_variables_the_sdk_and_exporter_are_not_even_imported() -> None:
     code = (
         "import sys\n"
