@@ -190,7 +190,7 @@ def test_a_second_namespace_package_with_its_own_console_script(docker, project)
 
 def test_a_dependency_built_from_source_gets_its_compiler_in_the_builder_only(docker, poetry, project):
     project.replace(
-        "pyproject.toml", '    "uvicorn>=0.32",\n', f'    "uvicorn>=0.32",\n    "{SDIST_ONLY_DEPENDENCY}",\n'
+        "pyproject.toml", '    "uvicorn>=0.22",\n', f'    "uvicorn>=0.22",\n    "{SDIST_ONLY_DEPENDENCY}",\n'
     )
     relock(poetry, project)
     locked = {package["name"]: package for package in tomllib.loads(project.read("poetry.lock"))["package"]}

@@ -283,7 +283,7 @@ def test_a_lone_separator_left_from_a_conflict_is_named(project, template, poetr
 def test_a_template_dependency_merges_with_the_teams_poetry_add(project, template, poetry, tmp_path):
     run_checked([poetry, "add", "--lock", "structlog>=24"], project)
     team_commits(project, "The team adds structlog")
-    edit(template_file(template, "pyproject.toml"), '    "uvicorn>=0.32",\n', '    "uvicorn>=0.32",\n    "anyio>=4",\n')
+    edit(template_file(template, "pyproject.toml"), '    "uvicorn>=0.22",\n', '    "uvicorn>=0.22",\n    "anyio>=4",\n')
     release(template, "Template: anyio")
 
     updated = poe(project, poetry, "update-template")
