@@ -417,7 +417,14 @@ class Served:
     def __init__(self, **env: str) -> None:
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
-        environment = {**without_otel_variables(), "PORT": str(port), "LOG_FORMAT": "json", **env}
+        environment = {
+            **without_otel_variables(),
+            # The template's app, whatever ASGI_APP an adopted project serves.
+            "ASGI_APP": "{{ cookiecutter.package_name }}.app:app",
+            "PORT": str(port),
+            "LOG_FORMAT": "json",
+            **env,
+        }
         self.process = subprocess.Popen(
             [sys.executable, "-m", "{{ cookiecutter.package_name }}"],
             env=environment,
