@@ -158,7 +158,7 @@ def private_index(poetry, tmp_path_factory):
     url = f"http://127.0.0.1:{port}/simple/"
     server = subprocess.Popen(
         [
-            *(sys.executable, "-m", "pypiserver", "run", "-p", str(port), "-i", "127.0.0.1"),
+            *(sys.executable, "-m", "pypiserver", "run", "-p", str(port), "-i", "127.0.0.1", "--server", "waitress"),
             *("-a", "download,list,update", "-P", str(workdir / "htpasswd"), "--disable-fallback"),
             *("--hash-algo", "sha256", str(packages)),
         ],
