@@ -526,9 +526,13 @@ class ComposeProjects:
             self.remove(project)
 
 
-def devcontainer_cli() -> str | None:
-    """The devcontainer CLI that `npm ci` installs from package-lock.json (.ci/run does), else one on PATH."""
+def pinned_devcontainer_cli() -> str | None:
+    """The devcontainer CLI pinned in package-lock.json, which `npm ci` installs here first when npm is on
+    PATH and it is not yet (as .ci/run does); else one on PATH; else None."""
     pinned = TEMPLATE_DIR / "node_modules" / ".bin" / "devcontainer"
+    if not pinned.is_file() and shutil.which("npm"):
+        npm_ci = ["npm", "ci", "--no-audit", "--no-fund", "--silent"]
+        subprocess.run(npm_ci, cwd=TEMPLATE_DIR, capture_output=True, check=False, timeout=600)
     return str(pinned) if pinned.is_file() else shutil.which("devcontainer")
 
 

@@ -18,12 +18,12 @@ from template_harness import (  # noqa: E402  (after register_assert_rewrite, so
     HostPostgres,
     bake,
     clone_template,
-    devcontainer_cli,
     docker_cli,
     docker_config_with_compose,
     git,
     official_or_standin_image,
     official_or_standin_postgres_image,
+    pinned_devcontainer_cli,
     postgres_bin_dir,
     tag_releases,
     tool_environment,
@@ -122,9 +122,9 @@ def compose(docker, compose_environment):
 
 @pytest.fixture(scope="session")
 def devcontainer() -> str:
-    """The devcontainer CLI (npm's @devcontainers/cli, pinned in package-lock.json). In CI a missing one fails
-    the test: .ci/run installs it."""
-    path = devcontainer_cli()
+    """The devcontainer CLI (npm's @devcontainers/cli, pinned in package-lock.json). Without npm it skips,
+    saying so; in CI a missing one fails the test: .ci/run installs npm."""
+    path = pinned_devcontainer_cli()
     if path is None:
         message = "no devcontainer CLI: run `npm ci` in the template (Node 20)"
         if IN_CI:
