@@ -97,10 +97,10 @@ PACKAGE_INDEX_CREDENTIALS = "POETRY_HTTP_BASIC_{0}_USERNAME and POETRY_HTTP_BASI
 # pyproject.toml for every app_type, and every package of a real lock.
 DEPENDENCY_NAMES = frozenset(
     {
-        # app_type=fastapi, and what FastAPI, uvicorn and httpx2 bring
-        "annotated-doc", "annotated-types", "anyio", "fastapi", "h11", "httpcore", "httpcore2", "httpx",
-        "httpx2", "httpx2-jsfetch", "idna", "opentelemetry", "opentelemetry-api", "pydantic", "pydantic-core",
-        "sniffio", "starlette", "truststore", "typing-extensions", "typing-inspection", "uvicorn",
+        # app_type=fastapi, and what FastAPI and uvicorn bring
+        "annotated-doc", "annotated-types", "anyio", "fastapi", "h11", "httpcore", "httpx", "idna",
+        "opentelemetry", "opentelemetry-api", "pydantic", "pydantic-core", "sniffio", "starlette",
+        "typing-extensions", "typing-inspection", "uvicorn",
         # app_type=fastapi's observability: prometheus-client, FastAPI's opentelemetry extra and what they bring
         "prometheus-client", "opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-http",
         "opentelemetry-exporter-otlp-proto-common", "opentelemetry-exporter-otlp-common",

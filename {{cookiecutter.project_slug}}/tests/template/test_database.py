@@ -10,7 +10,6 @@ from collections.abc import Iterator
 import pytest
 from alembic import command
 {%- if cookiecutter.app_type == "fastapi" %}
-from fastapi.testclient import TestClient
 from pydantic import SecretStr
 {%- else %}
 from click.testing import CliRunner
@@ -32,6 +31,10 @@ from {{ pkg }}.models import Item
 from {{ pkg }}.server import HealthRoute
 {%- endif %}
 from {{ pkg }}.settings import Settings{% if cookiecutter.app_type == "cli" %}, get_settings{% endif %}
+{%- if cookiecutter.app_type == "fastapi" %}
+
+from .asgi import Client
+{%- endif %}
 
 # A server that is not there, with a password that must never be shown.
 UNREACHABLE_URL = "postgresql://app:hunter2@127.0.0.1:1/app"
@@ -114,71 +117,69 @@ def test_the_migrations_module_says_the_database_is_unreachable_never_its_passwo
 
 
 @pytest.fixture
-def client(database_settings: Settings, session: Session) -> Iterator[TestClient]:
+def client(database_settings: Settings, session: Session) -> Iterator[Client]:
     """The app on the test database; its requests use the test's session (rolled back after it)."""
     app = create_app(database_settings)
     app.dependency_overrides[database_session] = lambda: session
-    with TestClient(app) as client:
+    with Client(app) as client:
         yield client
 
 
-def test_an_item_is_stored_and_read_back(client: TestClient, session: Session) -> None:
+def test_an_item_is_stored_and_read_back(client: Client, session: Session) -> None:
     created = client.post("/items", json={"name": "Ada"})
 
-    assert created.status_code == 201
+    assert created.status == 201
     item = created.json()
     assert item == {"id": item["id"], "name": "Ada"}
     assert client.get(f"/items/{item['id']}").json() == item
     assert session.get(Item, item["id"]) is not None
 
 
-def test_a_missing_item_is_404(client: TestClient) -> None:
+def test_a_missing_item_is_404(client: Client) -> None:
     response = client.get("/items/2147483647")
 
-    assert response.status_code == 404
+    assert response.status == 404
     assert response.json() == {"detail": "no item 2147483647"}
 
 
 @pytest.mark.parametrize("body", [{}, {"name": ""}, {"name": "x" * 201}])
-def test_an_item_needs_a_name_of_1_to_200_characters(
-    client: TestClient, body: dict[str, str]
-) -> None:
-    assert client.post("/items", json=body).status_code == 422
+def test_an_item_needs_a_name_of_1_to_200_characters(client: Client, body: dict[str, str]) -> None:
+    assert client.post("/items", json=body).status == 422
 
 
-def test_ready_while_the_database_answers(client: TestClient) -> None:
+def test_ready_while_the_database_answers(client: Client) -> None:
     response = client.get("/ready")
 
-    assert response.status_code == 200
+    assert response.status == 200
     assert response.json() == {"status": "ok"}
 
 
 def test_not_ready_while_the_database_does_not_answer_yet_healthy() -> None:
     settings = Settings(database_url=SecretStr(UNREACHABLE_URL))
     # The app inside the health route server.py serves it with, which never asks the database.
-    with TestClient(HealthRoute(create_app(settings), settings.health_path)) as client:
+    with Client(HealthRoute(create_app(settings), settings.health_path)) as client:
         ready = client.get("/ready")
         health = client.get("/health")
         items = client.post("/items", json={"name": "Ada"})
 
-    assert ready.status_code == 503
+    assert ready.status == 503
     assert ready.json() == {"status": "unavailable"}
-    assert health.status_code == 200
-    assert items.status_code == 503
+    assert health.status == 200
+    assert items.status == 503
     assert items.json() == {"detail": "the database is unavailable"}
 
 
 def test_without_a_database_url_the_app_starts_but_is_not_ready() -> None:
     settings = Settings(database_url=None)
-    with TestClient(HealthRoute(create_app(settings), settings.health_path)) as client:
+    with Client(HealthRoute(create_app(settings), settings.health_path)) as client:
         ready = client.get("/ready")
         items = client.post("/items", json={"name": "Ada"})
         health = client.get("/health")
 
-    assert ready.status_code == 503
-    assert items.status_code == 503
+    assert ready.status == 503
+    assert items.status == 503
     assert "DATABASE_URL: not set" in items.json()["detail"]
-    assert health.status_code == 200
+    assert health.status == 200
 {%- else %}
 
 

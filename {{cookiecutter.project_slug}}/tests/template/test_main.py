@@ -13,12 +13,7 @@ from pathlib import Path
 
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
+from .asgi import free_port
 
 HEADER_TIMEOUT_SECONDS = 1
 # The template's own app, whatever settings.py's asgi_app names once an app is adopted (whose own

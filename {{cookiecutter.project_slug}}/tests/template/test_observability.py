@@ -1,26 +1,21 @@
 {%- set fastapi = cookiecutter.app_type == "fastapi" -%}
 """Logs{% if fastapi %}, request ids, metrics and traces{% endif %} (observability.py)."""
 
-{% if fastapi -%}
-import asyncio
-{% endif -%}
 import io
 import json
 import logging
 {%- if fastapi %}
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import pytest
 from fastapi import FastAPI, Header
@@ -33,8 +28,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.observability import (
-    ASGIApp,
-    Message,
     MetricsMiddleware,
     RequestIdMiddleware,
     configure_logging,
@@ -57,6 +50,10 @@ from {{ cookiecutter.package_name }}.observability import configure_logging
 from {{ cookiecutter.package_name }}.server import HealthRoute
 {%- endif %}
 from {{ cookiecutter.package_name }}.settings import Settings, SettingsError{% if not fastapi %}, get_settings{% endif %}
+{%- if fastapi %}
+
+from .asgi import Client, free_port
+{%- endif %}
 
 LINE_FIELDS = {"timestamp", "level", "logger", "message"}
 {%- if fastapi %}
@@ -159,79 +156,6 @@ def test_the_command_line_logs_in_the_same_format(monkeypatch: pytest.MonkeyPatc
 {%- else %}
 
 
-@dataclass
-class Answer:
-    status_code: int
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def text(self) -> str:
-        return self.body.decode()
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-class Client:
-    """Requests through the ASGI interface, as uvicorn makes them: no HTTP client needed (none the
-    template would add can collide with the one your app locks)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    def get(self, path: str, headers: Mapping[str, str | bytes] | None = None) -> Answer:
-        return self.request("GET", path, headers)
-
-    def post(self, path: str) -> Answer:
-        return self.request("POST", path)
-
-    def request(
-        self, method: str, path: str, headers: Mapping[str, str | bytes] | None = None
-    ) -> Answer:
-        raw = [
-            (name.lower().encode(), value if isinstance(value, bytes) else value.encode())
-            for name, value in (headers or {}).items()
-        ]
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": method,
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "root_path": "",
-            "headers": [(b"host", b"testserver"), *raw],
-            "client": ("127.0.0.1", 50000),
-            "server": ("testserver", 80),
-        }
-        return asyncio.run(exchange(self.app, scope))
-
-
-async def exchange(app: ASGIApp, scope: Message) -> Answer:
-    sent: list[Message] = []
-    answered = asyncio.Event()
-
-    async def receive() -> Message:
-        if not sent:
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await answered.wait()
-        return {"type": "http.disconnect"}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-        if message["type"] == "http.response.body" and not message.get("more_body"):
-            answered.set()
-
-    await app(scope, receive, send)
-    start = sent[0]
-    headers = {name.decode().lower(): value.decode() for name, value in start.get("headers", [])}
-    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return Answer(start["status"], headers, body)
-
-
 def served(registry: CollectorRegistry) -> Client:
     """The example app inside server.py's layers, with metrics in a registry of its own."""
     settings = Settings()
@@ -247,7 +171,7 @@ def app_records(lines: list[str]) -> list[dict[str, object]]:
 
 def samples(client: Client, name: str) -> dict[tuple[tuple[str, str], ...], float]:
     """The samples of one metric /metrics shows, by their labels (parsed by prometheus-client)."""
-    text = client.get("/metrics").text
+    text = client.get("/metrics").body.decode()
     return {
         tuple(sorted(sample.labels.items())): sample.value
         for family in text_string_to_metric_families(text)
@@ -337,13 +261,13 @@ def test_metrics_show_the_process_and_requests_in_flight() -> None:
     client = Client(RequestIdMiddleware(MetricsMiddleware(create_app(Settings()))))
 
     response = client.get("/metrics")
-    names = {family.name for family in text_string_to_metric_families(response.text)}
+    names = {family.name for family in text_string_to_metric_families(response.body.decode())}
 
     assert response.headers["content-type"].startswith("text/plain; version=")
     assert {"python_info", "python_gc_objects_collected", "http_requests_in_flight"} <= names
     # The process collector reads /proc: Linux (the image) only.
     assert "process_cpu_seconds" in names or sys.platform != "linux"
-    assert client.post("/metrics").status_code == 405
+    assert client.post("/metrics").status == 405
 
 
 @MAKES_SPANS
@@ -394,12 +318,6 @@ def test_without_otel_variables_the_sdk_and_exporter_are_not_even_imported() -> 
     )
 
     assert result.stdout == "[]\n"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def get(url: str, **headers: str) -> int:
