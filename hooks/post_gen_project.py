@@ -26,7 +26,12 @@ from urllib.parse import urlsplit
 # template_extensions.py). A new answer's files are one entry here.
 UNSELECTED_PATHS = {
     ("app_type", "fastapi"): ["src/{package_name}/cli.py", "tests/template/test_cli.py"],
-    ("app_type", "cli"): ["src/{package_name}/app.py", "src/{package_name}/server.py", "tests/template/test_app.py"],
+    ("app_type", "cli"): [
+        "src/{package_name}/app.py",
+        "src/{package_name}/server.py",
+        "tests/template/test_app.py",
+        "tests/template/test_database_observability.py",
+    ],
     ("ci_provider", "github"): [".gitlab-ci.yml"],
     ("ci_provider", "gitlab"): [
         ".github/workflows/ci.yml",
@@ -50,6 +55,7 @@ UNSELECTED_PATHS = {
         "scripts/docker-database-test.sh",
         "tests/template/conftest.py",
         "tests/template/test_database.py",
+        "tests/template/test_database_observability.py",
     ],
     ("license", "Proprietary"): ["LICENSE"],
 }
