@@ -24,9 +24,9 @@ from {{ cookiecutter.package_name }}.settings import Settings
 
 # A value given to a query: no span may show it.
 PARAMETER = "parameter-value-7c1e"
-# Traces on, as OTEL_EXPORTER_OTLP_ENDPOINT turns them on (nothing is sent there: the tests give
+# Traces on, whatever OTEL_TRACES_EXPORTER the tests run with (nothing is exported: the tests give
 # the tracer provider).
-TRACES_ON = "http://127.0.0.1:4318"
+TRACES_ON = {"otel_traces_exporter": "otlp"}
 
 
 def pool_gauges(registry: CollectorRegistry) -> dict[str, float]:
@@ -53,9 +53,7 @@ async def pool_gauges_in_and_after_a_query(settings: Settings) -> tuple[dict[str
     return in_query, after
 
 
-def test_the_pool_is_on_metrics_while_the_app_runs(
-    database_settings: Settings, database_engine: Engine
-) -> None:
+def test_the_pool_is_on_metrics_while_the_app_runs(database_settings: Settings) -> None:
     size = float(database_settings.database_pool_size)
 
     # A second app registers its pool once the first one's is gone (tests make many apps).
@@ -94,12 +92,13 @@ def test_connections_beyond_the_pool_size_are_overflow(database_settings: Settin
 def traced_engine(
     database_settings: Settings, database_engine: Engine
 ) -> Iterator[tuple[Engine, Tracer, InMemorySpanExporter]]:
-    """An engine observed with traces on, a tracer for the request's span, and the spans finished
-    (a tracer provider of the test's own: the process's global one is set once, by the first)."""
+    """An engine observed with traces on (on the migrated schema), a tracer for the request's span,
+    and the spans finished (a tracer provider of the test's own: the process's global one is set
+    once, by the first)."""
     spans = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(spans))
-    settings = database_settings.model_copy(update={"otel_exporter_otlp_endpoint": TRACES_ON})
+    settings = database_settings.model_copy(update=TRACES_ON)
     engine = create_engine_from(settings)
     try:
         with observed(engine, settings, CollectorRegistry(), provider):
