@@ -31,6 +31,7 @@ UNSELECTED_PATHS = {
         "src/{package_name}/server.py",
         "tests/template/asgi.py",
         "tests/template/test_app.py",
+        "tests/template/test_database_observability.py",
     ],
     ("ci_provider", "github"): [".gitlab-ci.yml"],
     ("ci_provider", "gitlab"): [
@@ -55,6 +56,7 @@ UNSELECTED_PATHS = {
         "scripts/docker-database-test.sh",
         "tests/template/conftest.py",
         "tests/template/test_database.py",
+        "tests/template/test_database_observability.py",
     ],
     ("license", "Proprietary"): ["LICENSE"],
 }

@@ -26,6 +26,7 @@ from .database import (
     describe_database_error,
 )
 from .models import ITEM_NAME_LENGTH, Item
+from .observability import observed
 {%- endif %}
 from .settings import Settings, get_settings
 
@@ -57,7 +58,8 @@ class ItemOut(BaseModel):
 def database_lifespan(
     settings: Settings,
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[dict[str, Any]]]:
-    """The engine, made at start-up and disposed of at shutdown; its sessions reach each request as
+    """The engine, made at start-up and disposed of at shutdown, its pool on /metrics and its
+    statements traced meanwhile (observability.py); its sessions reach each request as
     request.state.sessions. Without DATABASE_URL the app still starts; /ready answers 503."""
 
     @asynccontextmanager
@@ -68,7 +70,8 @@ def database_lifespan(
             return
         engine = create_engine_from(settings)
         try:
-            yield {"engine": engine, "sessions": sessionmaker(engine, expire_on_commit=False)}
+            with observed(engine, settings):
+                yield {"engine": engine, "sessions": sessionmaker(engine, expire_on_commit=False)}
         finally:
             engine.dispose()
 

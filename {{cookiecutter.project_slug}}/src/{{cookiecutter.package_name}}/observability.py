@@ -1,4 +1,5 @@
 {%- set fastapi = cookiecutter.app_type == "fastapi" -%}
+{%- set database = fastapi and cookiecutter.database == "postgresql" -%}
 """What every service shares for being watched: logs{% if fastapi %}, request ids, metrics and traces{% endif %}.
 
 Logs: one JSON object per line (``LOG_FORMAT=json``, the image's default) or readable lines
@@ -12,6 +13,10 @@ The served app is wrapped in pure ASGI layers (server.py), outermost first:
 (``GET /metrics``) and ``traced()``, which turns OpenTelemetry's traces on when the standard
 ``OTEL_*`` variables ask for them (FastAPI traces its requests itself).
 {%- endif %}
+{%- if database %}
+``observed()`` puts the database's connection pool on ``/metrics`` and, with traces on, makes each
+SQL statement a span of the request that runs it.
+{%- endif %}
 """
 
 import json
@@ -22,16 +27,25 @@ import re
 import time
 import uuid
 import weakref
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, {% if database %}Iterator, {% endif %}MutableMapping
+{%- if database %}
+from contextlib import contextmanager
+{%- endif %}
 from contextvars import ContextVar
 from dataclasses import dataclass
 {%- endif %}
 from datetime import UTC, datetime
-from typing import{% if fastapi %} TYPE_CHECKING,{% endif %} Any
+from typing import{% if fastapi %} TYPE_CHECKING,{% endif %} Any{% if database %}, cast{% endif %}
 {%- if fastapi %}
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+{%- if database %}
+from prometheus_client.core import GaugeMetricFamily
+{%- endif %}
 from prometheus_client.exposition import choose_encoder
+{%- if database %}
+from prometheus_client.registry import Collector
+{%- endif %}
 {%- endif %}
 
 from .settings import Settings
@@ -39,6 +53,12 @@ from .settings import Settings
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import SpanProcessor
+{%- if database %}
+    from opentelemetry.trace import TracerProvider
+    from sqlalchemy import Connection, Engine
+    from sqlalchemy.engine import ExceptionContext
+    from sqlalchemy.pool import QueuePool
+{%- endif %}
 {%- endif %}
 
 # The attributes every LogRecord has (and uvicorn's colour copy of its messages): any other one came
@@ -392,4 +412,113 @@ def traced(app: ASGIApp, settings: Settings, processor: "SpanProcessor | None" =
         await app(scope, receive, send_after_export if scope["type"] == "lifespan" else send)
 
     return exporting_at_shutdown
+{%- if database %}
+
+
+class PoolCollector(Collector):
+    """The engine's connection pool, read at each scrape."""
+
+    def __init__(self, pool: "QueuePool") -> None:
+        self.pool = pool
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        pool = self.pool
+        yield GaugeMetricFamily(
+            "db_pool_size", "Connections the pool keeps (DATABASE_POOL_SIZE).", pool.size()
+        )
+        yield GaugeMetricFamily(
+            "db_pool_checked_out", "Connections in use by a request.", pool.checkedout()
+        )
+        yield GaugeMetricFamily(
+            "db_pool_checked_in", "Open connections waiting in the pool.", pool.checkedin()
+        )
+        # SQLAlchemy's count is negative while the pool has room (-size before any connection).
+        yield GaugeMetricFamily(
+            "db_pool_overflow",
+            "Connections open beyond the pool's size (at most DATABASE_MAX_OVERFLOW).",
+            max(pool.overflow(), 0),
+        )
+
+
+@contextmanager
+def observed(
+    engine: "Engine",
+    settings: Settings,
+    registry: CollectorRegistry = REGISTRY,
+    tracer_provider: "TracerProvider | None" = None,
+) -> Iterator[None]:
+    """The engine's pool in the registry while the app's lifespan holds the engine (one engine a
+    registry at a time: the names are the same), its statements as spans when traces are on."""
+    # create_engine_from's pool_size and max_overflow make SQLAlchemy's QueuePool.
+    collector = PoolCollector(cast("QueuePool", engine.pool))
+    registry.register(collector)
+    try:
+        if settings.tracing_enabled:
+            trace_statements(engine, tracer_provider)
+        yield
+    finally:
+        registry.unregister(collector)
+
+
+# Where a statement's span waits for its end: the connection's info, as a connection runs one
+# statement at a time.
+STATEMENT_SPAN = "observability.statement_span"
+
+
+def trace_statements(engine: "Engine", tracer_provider: "TracerProvider | None" = None) -> None:
+    """Make each statement the engine runs a client span (OpenTelemetry's database conventions),
+    a child of the span current when it runs (in a request, FastAPI's endpoint's). The span holds
+    the SQL as the driver gets it, with placeholders, and never a parameter's value, nor a
+    failure's message (the database's messages quote values): only its type, as error.type."""
+    # SQLAlchemy's own events, not opentelemetry-instrumentation-sqlalchemy: that package is only
+    # published as 0.x pre-releases, in lockstep with the SDK, for what these three hooks do.
+    from opentelemetry import trace
+    from opentelemetry.trace import SpanKind, Status, StatusCode
+    from sqlalchemy import event
+
+    tracer = trace.get_tracer(__name__, tracer_provider=tracer_provider)
+    url = engine.url
+    # What every statement's span says of the database (a URL may name no database or host).
+    described = {
+        "db.system": "postgresql",
+        "db.name": url.database,
+        "server.address": url.host,
+        # PostgreSQL's own port when the URL names none.
+        "server.port": url.port or 5432,
+    }
+    shared = {name: value for name, value in described.items() if value is not None}
+
+    def start(
+        connection: "Connection",
+        cursor: object,
+        statement: str,
+        parameters: object,
+        context: object,
+        executemany: bool,
+    ) -> None:
+        words = statement.split(maxsplit=1)
+        operation = words[0].upper() if words else ""
+        span = tracer.start_span(
+            " ".join(part for part in (operation, url.database) if part) or "postgresql",
+            kind=SpanKind.CLIENT,
+            attributes={**shared, "db.operation": operation, "db.statement": statement},
+        )
+        connection.info[STATEMENT_SPAN] = span
+
+    def end(connection: "Connection", *_: object) -> None:
+        if (span := connection.info.pop(STATEMENT_SPAN, None)) is not None:
+            span.end()
+
+    def fail(context: "ExceptionContext") -> None:
+        if context.connection is None:
+            return
+        if (span := context.connection.info.pop(STATEMENT_SPAN, None)) is not None:
+            span.set_attribute("error.type", type(context.original_exception).__qualname__)
+            span.set_status(Status(StatusCode.ERROR))
+            span.end()
+
+    event.listen(engine, "before_cursor_execute", start)
+    event.listen(engine, "after_cursor_execute", end)
+    event.listen(engine, "handle_error", fail)
+{%- endif %}
 {%- endif %}
