@@ -167,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.docs:
         report.write_docs(args.json, RECORDED_RUN, BENCHMARK_DOC, args.options_json)
-        print(f"recorded {args.json} in {RECORDED_RUN} and rewrote the benchmark block of {BENCHMARK_DOC}")
+        recorded = f"{args.json}" + (f" (and the options of {args.options_json})" if args.options_json else "")
+        print(f"recorded {recorded} in {RECORDED_RUN} and rewrote the benchmark block of {BENCHMARK_DOC}")
         return 0
     if template_harness.docker_cli() is None:
         print("error: no Docker engine answers `docker info`", file=sys.stderr)
