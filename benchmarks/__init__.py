@@ -3,7 +3,7 @@
 Profiles (--profile demo, realistic or all), each one baked project:
   demo       the default fastapi project as baked (fastapi and uvicorn)
   realistic  the same project grown as a service grows: REALISTIC_DEPENDENCIES (an ORM, a PostgreSQL
-             driver, migrations, settings, an HTTP client, JSON, logging, ...; about 50 locked main
+             driver, migrations, settings, an HTTP client, JSON, logging, ...; about 60 locked main
              packages) and benchmarks/realistic/notes.py, whose GET /notes uses all of them
 Variants, all built from the profile's project (same app, same poetry.lock, same base image, same Poetry):
   generated              the project's own Dockerfile, --build-arg COMPILE_BYTECODE=1
