@@ -3,7 +3,7 @@
 Profiles (--profile demo, realistic or all), each one baked project:
   demo       the default fastapi project as baked (fastapi and uvicorn)
   realistic  the same project grown as a service grows: REALISTIC_DEPENDENCIES (an ORM, a PostgreSQL
-             driver, migrations, settings, an HTTP client, JSON, logging, ...; about 50 locked main
+             driver, migrations, settings, an HTTP client, JSON, logging, ...; about 60 locked main
              packages) and benchmarks/realistic/notes.py, whose GET /notes uses all of them
 Variants, all built from the profile's project (same app, same poetry.lock, same base image, same Poetry):
   generated              the project's own Dockerfile, --build-arg COMPILE_BYTECODE=1
@@ -25,8 +25,11 @@ dependency-change rebuild (one package added and relocked), image bytes above th
 profile's route. The two bytecode variants measure only the cold build, the bytes and the first 200.
 Then issue 22's table (ours, the two uv peers and the recipe; the ratio to the best peer; its targets met or
 not), ratios against each baseline, the older targets against the recipe, and the post-generation validation
-levels timed on the default project (--no-validation skips them). --docs measures nothing: it records a saved
-run in docs/benchmark-run.json and rewrites docs/benchmark.md's generated block from it.
+levels timed on the default project (--no-validation skips them). --options also measures what the options
+add to the default fastapi project: database=postgresql against none (the generated variant's figures), and
+tracing off and on in one image (first 200, and the latency of a short bounded burst of GETs); --profile none
+with --options measures only them. --docs measures nothing: it records a saved run (and --options-json, the
+options of another) in docs/benchmark-run.json and rewrites docs/benchmark.md's generated block from it.
 
 Needs a Docker engine with BuildKit (DOCKER_BUILDKIT=1 is set here), Poetry 2 on PATH and the package index.
 Emptying the cache mounts runs `docker builder prune --filter type=exec.cachemount`, and emptying the layer
@@ -35,7 +38,8 @@ benchmark's.
 Each build's image is tagged bench-<variant>:<token>-<phase> and all are removed at the end (--keep keeps
 them); containers are always removed. --generated-dockerfile measures a candidate Dockerfile instead.
 
-Modules: config (profiles, variants, figures, targets), stats (build logs, medians, ratios, targets),
-commands (docker build, run, prune), project (bake, grow, lock with Poetry and uv, edits), measure (the
-figures of each variant and profile), report (tables, the recorded run, the docs block), cli (options, main).
+Modules: config (profiles, variants, figures, targets), stats (build logs, medians, latencies, ratios,
+targets), commands (docker build, run, prune, and requests to a running image), project (bake, grow, lock
+with Poetry and uv, edits), measure (the figures of each variant, profile and option), report (tables, the
+recorded run, the docs block), cli (options, main).
 """

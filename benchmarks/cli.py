@@ -21,6 +21,7 @@ from .config import (
     DEFAULT_JSON,
     DEFAULT_PYTHON,
     DEFAULT_RUNS,
+    NO_PROFILE,
     PROFILES,
     RECORDED_RUN,
     VARIANTS,
@@ -30,6 +31,8 @@ from .config import (
 
 
 def chosen_profiles(name: str) -> list[Profile]:
+    if name == NO_PROFILE:
+        return []
     return list(PROFILES.values()) if name == ALL_PROFILES else [PROFILES[name]]
 
 
@@ -41,9 +44,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--profile",
-        choices=[*PROFILES, ALL_PROFILES],
+        choices=[*PROFILES, ALL_PROFILES, NO_PROFILE],
         default="demo",
-        help="the project to measure: demo (the default project), realistic (grown into a service), or all",
+        help="the project to measure: demo (the default project), realistic (grown into a service), all, "
+        "or none (with --options)",
+    )
+    parser.add_argument(
+        "--options",
+        action="store_true",
+        help="also measure what the options add to the default fastapi project: database=postgresql (builds, "
+        "bytes, first 200) and tracing on (first 200, latency of a burst of GETs)",
     )
     parser.add_argument(
         "--python", default=DEFAULT_PYTHON, help=f"Python version of the app (default {DEFAULT_PYTHON})"
@@ -80,11 +90,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"measure nothing: record the saved run (--json) in {RECORDED_RUN.relative_to(RECORDED_RUN.parents[1])} "
         "and rewrite the generated block of docs/benchmark.md from it",
     )
+    parser.add_argument(
+        "--options-json",
+        type=Path,
+        help="with --docs: record the options part of this saved run too (one run of --profile none --options "
+        "--no-validation)",
+    )
     args = parser.parse_args(argv)
     if "generated" not in args.variants or not set(args.variants) <= set(names):
         parser.error(f"--variants takes generated and any of {', '.join(names[1:])}")
     if args.runs < 1:
         parser.error("--runs must be at least 1")
+    if args.profile == NO_PROFILE and not args.options:
+        parser.error("--profile none measures nothing without --options")
+    if args.options_json and not args.docs:
+        parser.error("--options-json goes with --docs")
     return args
 
 
@@ -101,14 +121,15 @@ def run_meta(args: argparse.Namespace, base_image: str, base_size: int) -> dict:
         "package_index_url": template_harness.PACKAGE_INDEX_URL,
         "runs": args.runs,
         "cpus": os.cpu_count(),
-        "load_average": " ".join(f"{load:.2f}" for load in os.getloadavg()),
+        "load_average": commands.load_average(),
         "generated_dockerfile_override": str(args.generated_dockerfile or ""),
         "template_revision": commands.template_revision(),
     }
 
 
 def benchmark(args: argparse.Namespace) -> dict:
-    """Measure each chosen profile (and the validation levels), always removing the images and folders made."""
+    """Measure each chosen profile (then the options and the validation levels), always removing the images and
+    folders made."""
     run_id = uuid.uuid4().hex[:8]
     base_image = template_harness.official_or_standin_image("docker", args.python)
     base_size = commands.image_size(base_image)
@@ -120,6 +141,10 @@ def benchmark(args: argparse.Namespace) -> dict:
         for profile in chosen_profiles(args.profile):
             measured = measure.measure_profile(profile, args, workdir / profile.name, base_image, base_size, tags)
             sections[profile.name] = report.profile_section(profile, meta, *measured)
+        options = None
+        if args.options:
+            measured_options = measure.measure_options(args, workdir / "options", base_image, base_size, tags)
+            options = report.options_section(measured_options)
         validation = None
         if not args.no_validation:
             meta["validation_python"] = args.validation_python
@@ -128,8 +153,8 @@ def benchmark(args: argparse.Namespace) -> dict:
             validation = measure.time_validation_levels(
                 args.validation_python, meta["validation_base_image"], args.runs, run_id
             )
-        meta["load_average_at_end"] = " ".join(f"{load:.2f}" for load in os.getloadavg())
-        return report.build_report(meta, sections, validation)
+        meta["load_average_at_end"] = commands.load_average()
+        return report.build_report(meta, sections, validation, options)
     finally:
         if args.keep:
             commands.log(f"kept {workdir} and {len(tags)} images tagged bench-*: {', '.join(tags)}")
@@ -141,8 +166,9 @@ def benchmark(args: argparse.Namespace) -> dict:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.docs:
-        report.write_docs(args.json, RECORDED_RUN, BENCHMARK_DOC)
-        print(f"recorded {args.json} in {RECORDED_RUN} and rewrote the benchmark block of {BENCHMARK_DOC}")
+        report.write_docs(args.json, RECORDED_RUN, BENCHMARK_DOC, args.options_json)
+        recorded = f"{args.json}" + (f" (and the options of {args.options_json})" if args.options_json else "")
+        print(f"recorded {recorded} in {RECORDED_RUN} and rewrote the benchmark block of {BENCHMARK_DOC}")
         return 0
     if template_harness.docker_cli() is None:
         print("error: no Docker engine answers `docker info`", file=sys.stderr)

@@ -1,16 +1,31 @@
-"""The commands the benchmark runs: docker build, run, inspect and prune, each with a time limit."""
+"""The commands the benchmark runs: docker build, run, inspect and prune, each with a time limit, and the requests
+it makes to a running image."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import template_harness
 
-from .config import BUILD_TIMEOUT, COMMAND_TIMEOUT, CONTAINER_PORT, HEALTH_TIMEOUT, PROBES_DIR, BenchError, Build
+from .config import (
+    BUILD_TIMEOUT,
+    COMMAND_TIMEOUT,
+    CONTAINER_PORT,
+    HEALTH_TIMEOUT,
+    OTLP_PORT,
+    PROBES_DIR,
+    BenchError,
+    Build,
+)
 from .stats import parse_build_log
 
 UV_VERSION = template_harness.COOKIECUTTER_JSON["_uv_version"]
@@ -103,27 +118,99 @@ def app_import_seconds(image: str, venv: str, package: str) -> float:
     return float(python_seconds(image, venv, code)[1])
 
 
-def first_200(image: str, name: str, path: str) -> tuple[float, bytes]:
-    """Seconds from `docker run` to the first 200 on path, published on 127.0.0.1 only, and its body."""
-    env = ["--env", "HOST=0.0.0.0", "--env", f"PORT={CONTAINER_PORT}"]
+@dataclass
+class Served:
+    seconds: float  # from `docker run` to the first 200
+    body: bytes  # of that 200
+    url: str  # the service's address on 127.0.0.1, for more requests
+
+
+@contextmanager
+def serving(image: str, name: str, path: str, *, env=(), network_of: str | None = None) -> Iterator[Served]:
+    """Run the image and wait for the first 200 on path; the container is removed after.
+
+    Its port is published on 127.0.0.1 only, or, with network_of, it joins that running container's network
+    (and the port that container publishes). env: more VARIABLE=value settings for the app.
+    """
+    settings = ("HOST=0.0.0.0", f"PORT={CONTAINER_PORT}", *env)
+    options = [part for setting in settings for part in ("--env", setting)]
+    options += ["--network", f"container:{network_of}"] if network_of else ["--publish", f"127.0.0.1::{CONTAINER_PORT}"]
     started = time.perf_counter()
     try:
-        run(["docker", "run", "--detach", "--name", name, *env, "--publish", f"127.0.0.1::{CONTAINER_PORT}", image])
-        address = run(["docker", "port", name, f"{CONTAINER_PORT}/tcp"]).stdout.split()[0]
-        url = f"http://{address}{path}"
+        run(["docker", "run", "--detach", "--name", name, *options, image])
+        address = run(["docker", "port", network_of or name, f"{CONTAINER_PORT}/tcp"]).stdout.split()[0]
+        url = f"http://{address}"
         while time.perf_counter() - started < HEALTH_TIMEOUT:
             try:
                 # A first request that does real work (GET /notes) may take seconds on a loaded machine:
                 # a shorter timeout abandons it and asks again, never seeing its answer.
-                with urllib.request.urlopen(url, timeout=REQUEST_TIMEOUT) as response:
+                with urllib.request.urlopen(url + path, timeout=REQUEST_TIMEOUT) as response:
                     if response.status == 200:
-                        return time.perf_counter() - started, response.read()
+                        served = Served(time.perf_counter() - started, response.read(), url)
+                        break
             except OSError:
                 time.sleep(0.02)
-        logs = run(["docker", "logs", name], check=False)
-        raise BenchError(f"{image}: no 200 on {url} within {HEALTH_TIMEOUT} s\n{logs.stdout}{logs.stderr}")
+        else:
+            logs = run(["docker", "logs", name], check=False)
+            raise BenchError(f"{image}: no 200 on {url}{path} within {HEALTH_TIMEOUT} s\n{logs.stdout}{logs.stderr}")
+        yield served
     finally:
-        subprocess.run(["docker", "rm", "--force", name], capture_output=True, timeout=COMMAND_TIMEOUT, check=False)
+        remove_container(name)
+
+
+def first_200(image: str, name: str, path: str, env=()) -> tuple[float, bytes]:
+    """Seconds from `docker run` to the first 200 on path, published on 127.0.0.1 only, and its body."""
+    with serving(image, name, path, env=env) as served:
+        return served.seconds, served.body
+
+
+def remove_container(name: str) -> None:
+    subprocess.run(["docker", "rm", "--force", name], capture_output=True, timeout=COMMAND_TIMEOUT, check=False)
+
+
+@contextmanager
+def otlp_receiver(image: str, name: str) -> Iterator[str]:
+    """A container of the image running probes/otlp_receiver.py on OTLP_PORT and publishing the app's port on
+    127.0.0.1, for an app container that joins its network (serving's network_of); yields its name."""
+    probe = PROBES_DIR / "otlp_receiver.py"
+    mount = ["--volume", f"{probe}:/tmp/bench-otlp-receiver.py:ro", "--publish", f"127.0.0.1::{CONTAINER_PORT}"]
+    command = ["docker", "run", "--detach", "--name", name, *mount, "--entrypoint", "python", image]
+    try:
+        run([*command, "/tmp/bench-otlp-receiver.py", str(OTLP_PORT)])
+        yield name
+    finally:
+        remove_container(name)
+
+
+def otlp_exports(receiver: str) -> int:
+    """How many exports the receiver has answered (one line each)."""
+    return run(["docker", "logs", receiver]).stdout.count("export ")
+
+
+def stop_container(name: str) -> None:
+    """docker stop: SIGTERM, so the app's shutdown runs (and exports the spans still pending)."""
+    run(["docker", "stop", name])
+
+
+def burst(url: str, requests: int, concurrency: int) -> list[float]:
+    """Seconds of each of `requests` GETs on url, `concurrency` at a time, each timed by the client; every answer
+    must be a 200."""
+
+    def timed_get(_: int) -> float:
+        started = time.perf_counter()
+        with urllib.request.urlopen(url, timeout=REQUEST_TIMEOUT) as response:
+            response.read()
+            if response.status != 200:
+                raise BenchError(f"GET {url} answered {response.status}")
+        return time.perf_counter() - started
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        return list(pool.map(timed_get, range(requests)))
+
+
+def load_average() -> str:
+    """The machine's load averages over 1, 5 and 15 minutes, as `uptime` prints them."""
+    return " ".join(f"{load:.2f}" for load in os.getloadavg())
 
 
 def template_revision() -> str:

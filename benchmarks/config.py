@@ -105,6 +105,7 @@ PROFILES = {
     ),
 }
 ALL_PROFILES = "all"
+NO_PROFILE = "none"  # with --options: measure the options only
 
 
 @dataclass(frozen=True)
@@ -212,6 +213,34 @@ FIGURES = (
 FIGURE_BY_KEY = {figure.key: figure for figure in FIGURES}
 # The table: these figures, generated against the peers and the recipe, with the ratio to the best peer.
 PEER_FIGURES = ("cold_empty", "cold_warm", "code_change", "dependency_change", "first_200", "bytes_above_base")
+
+
+# The options part (--options): what the template's answers and settings add to the default fastapi project.
+DATABASE_ANSWERS = ("none", "postgresql")
+# The database=postgresql app makes its engine at start-up without connecting, and /health never asks the
+# database: an address nothing listens on is enough for its first 200 (the engine and the driver loaded).
+UNREACHABLE_DATABASE_URL = "postgresql://bench:bench@127.0.0.1:1/bench"
+# What the database answer is measured on: the generated Dockerfile's figures, each a FIGURES key.
+DATABASE_FIGURES = (
+    "cold_empty",
+    "cold_warm",
+    "code_change",
+    "dependency_change",
+    "bytes_above_base",
+    "first_200",
+    "app_import",
+)
+OTLP_PORT = 4318
+# Tracing off and on: the app's environment (the same image, the same stand-in OTLP receiver beside it).
+TRACING_ENV = {
+    "off": (),
+    "on": (f"OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:{OTLP_PORT}", "OTEL_SERVICE_NAME=bench"),
+}
+# The short bounded burst: this many GETs per path, this many at a time, each timed by the client.
+BURST_REQUESTS = 200
+BURST_CONCURRENCY = 8
+# /health is answered outside the traced app (server.py's HealthRoute); /hello/{name} is a route it traces.
+BURST_PATHS = ("/health", "/hello/bench")
 
 
 @dataclass

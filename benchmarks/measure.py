@@ -4,21 +4,33 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import template_harness
 
 from . import commands
-from .commands import log, run
+from .commands import load_average, log, run
 from .config import (
     ADDED_DEPENDENCY,
+    BURST_CONCURRENCY,
+    BURST_PATHS,
+    BURST_REQUESTS,
     BYTECODE_ARG,
+    DATABASE_ANSWERS,
     MB,
+    PROFILES,
+    TRACING_ENV,
+    UNREACHABLE_DATABASE_URL,
     VALIDATION_LEVELS,
+    VARIANT_BY_NAME,
     VARIANTS,
+    BenchError,
     Build,
     Profile,
     Variant,
@@ -36,7 +48,18 @@ from .project import (
     prepare_dependency_change,
     restore_project,
 )
-from .stats import median, median_steps, slow_steps, step_was_cached, summarise_runs
+from .stats import (
+    burst_key,
+    latency_summary,
+    median,
+    median_figures,
+    median_steps,
+    slow_steps,
+    step_was_cached,
+    summarise_runs,
+)
+
+T = TypeVar("T")
 
 
 def build_variant(project: Project, variant: Variant, tag: str, base_image: str, *, no_cache: bool) -> Build:
@@ -82,7 +105,8 @@ def measure_variant(
 
     figures["bytes_above_base"] = commands.image_size(tag) - base_size
     figures["installer_bytes"] = commands.installer_bytes(tag, variant.venv)
-    figures["first_200"] = commands.first_200(tag, f"bench-{variant.name}-{token}", profile.first_200_path)[0]
+    name = f"bench-{variant.name}-{token}"
+    figures["first_200"] = commands.first_200(tag, name, profile.first_200_path, project.run_env)[0]
     figures["container_start"] = commands.python_seconds(tag, variant.venv, "pass")[0]
     figures["app_import"] = commands.app_import_seconds(tag, variant.venv, project.package)
     if not variant.every_figure:
@@ -157,6 +181,12 @@ def time_validation_levels(python_version: str, base_image: str, runs: int, run_
     return results
 
 
+def rotated(items: Sequence[T], index: int) -> list[T]:
+    """The items in a different order for each run index, so a neighbour's load slows each alike on average."""
+    start = index % len(items)
+    return [*items[start:], *items[:start]]
+
+
 def measure_profile(
     profile: Profile, args, workdir: Path, base_image: str, base_size: int, tags: list[str]
 ) -> tuple[dict, dict, dict, dict]:
@@ -178,9 +208,7 @@ def measure_profile(
         lock_with_uv(project)
     runs: dict[str, list[dict]] = {variant.name: [] for variant in chosen}
     for index in range(args.runs):
-        # A different order each run, so a neighbour's build slows every variant alike on average.
-        order = chosen[index % len(chosen) :] + chosen[: index % len(chosen)]
-        for variant in order:
+        for variant in rotated(chosen, index):
             log(f"{profile.name} profile, run {index + 1}/{args.runs}: {variant.name}")
             runs[variant.name].append(measure_variant(project, profile, variant, base_image, base_size, tags))
     facts = {
@@ -199,3 +227,80 @@ def measure_profile(
     summaries = {name: summarise_runs(variant_runs) for name, variant_runs in runs.items()}
     steps = {name: median_steps(variant_runs) for name, variant_runs in runs.items()}
     return facts, summaries, runs, steps
+
+
+def measure_database_option(
+    args, workdir: Path, base_image: str, base_size: int, tags: list[str]
+) -> tuple[dict[str, Project], dict]:
+    """The generated Dockerfile's figures on the default fastapi project baked with each database answer; returns
+    the projects (by answer) and the figures."""
+    projects = {}
+    for answer in DATABASE_ANSWERS:
+        project = bake_project(workdir / answer, args.python, base_image, None, database=answer)
+        if answer == "postgresql":
+            project.run_env = (f"DATABASE_URL={UNREACHABLE_DATABASE_URL}",)
+        prepare_dependency_change(project)
+        projects[answer] = project
+    runs: dict[str, list[dict]] = {answer: [] for answer in DATABASE_ANSWERS}
+    for index in range(args.runs):
+        for answer in rotated(DATABASE_ANSWERS, index):
+            log(f"options, run {index + 1}/{args.runs}: database={answer}")
+            figures = measure_variant(
+                projects[answer], PROFILES["demo"], VARIANT_BY_NAME["generated"], base_image, base_size, tags
+            )
+            runs[answer].append(figures)
+    summary = {answer: summarise_runs(answer_runs) for answer, answer_runs in runs.items()}
+    return projects, {"summary": summary, "runs": runs}
+
+
+def measure_tracing_run(image: str, mode: str) -> dict[str, float]:
+    """One container of the image with tracing off or on: its first 200, then a burst on each BURST_PATHS.
+
+    Both modes run beside the same stand-in OTLP receiver; the app is then stopped (its shutdown exports the
+    spans still pending) and the receiver's exports counted: none with tracing off, some with it on.
+    """
+    name = f"bench-tracing-{mode}-{uuid.uuid4().hex[:8]}"
+    with commands.otlp_receiver(image, f"{name}-otlp") as receiver:
+        with commands.serving(image, name, "/health", env=TRACING_ENV[mode], network_of=receiver) as served:
+            figures = {"first_200": served.seconds}
+            for path in BURST_PATHS:
+                commands.burst(served.url + path, 1, 1)  # the route's first request, untimed
+                latencies = commands.burst(served.url + path, BURST_REQUESTS, BURST_CONCURRENCY)
+                summary = latency_summary(latencies)
+                figures |= {burst_key(path, statistic): value for statistic, value in summary.items()}
+            commands.stop_container(name)
+        exports = commands.otlp_exports(receiver)
+    if (exports > 0) != (mode == "on"):
+        raise BenchError(f"tracing {mode}: the OTLP receiver got {exports} exports")
+    log(f"tracing {mode}: first 200 {figures['first_200']:.2f} s, {exports} exports")
+    return figures
+
+
+def measure_tracing_option(project: Project, args, base_image: str, tags: list[str]) -> dict:
+    """Tracing off and on in the same image (the generated Dockerfile on the default fastapi project)."""
+    tag = f"bench-options:{uuid.uuid4().hex[:12]}-tracing"
+    tags.append(tag)
+    build_variant(project, VARIANT_BY_NAME["generated"], tag, base_image, no_cache=False)
+    runs: dict[str, list[dict]] = {mode: [] for mode in TRACING_ENV}
+    for index in range(args.runs):
+        for mode in rotated(tuple(TRACING_ENV), index):
+            runs[mode].append(measure_tracing_run(tag, mode))
+    return {"summary": {mode: median_figures(mode_runs) for mode, mode_runs in runs.items()}, "runs": runs}
+
+
+def measure_options(args, workdir: Path, base_image: str, base_size: int, tags: list[str]) -> dict:
+    """What the options add to the default fastapi project: database=postgresql, and tracing turned on."""
+    workdir.mkdir(parents=True)
+    meta = {
+        "date": time.strftime("%Y-%m-%d"),
+        "python": args.python,
+        "base_image": base_image,
+        "runs": args.runs,
+        "cpus": os.cpu_count(),
+        "load_average": load_average(),
+    }
+    projects, database = measure_database_option(args, workdir, base_image, base_size, tags)
+    tracing = measure_tracing_option(projects[DATABASE_ANSWERS[0]], args, base_image, tags)
+    meta["load_average_at_end"] = load_average()
+    burst = {"requests": BURST_REQUESTS, "concurrency": BURST_CONCURRENCY, "paths": list(BURST_PATHS)}
+    return {"meta": meta, "burst": burst, "database": database, "tracing": tracing}

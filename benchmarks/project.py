@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import template_harness
+from template_harness import PACKAGE_INDEX_URL
 
 from .commands import UV_VERSION, log, run, tool_env
 from .config import (
@@ -44,6 +45,7 @@ class Project:
     changed: dict[str, str] = field(default_factory=dict)  # the same, with ADDED_DEPENDENCY, relocked
     uv: Path | None = None  # the uv binary that locks for the uv peers, when one is measured
     uv_lock_checks: dict[str, str] = field(default_factory=dict)
+    run_env: tuple[str, ...] = ()  # VARIABLE=value settings its image runs with for the first 200
 
     @property
     def pyproject(self) -> str:
@@ -54,14 +56,19 @@ class Project:
         return self.locked[POETRY_LOCK]
 
 
-def bake_project(output_dir: Path, python_version: str, base_image: str, candidate: Path | None) -> Project:
-    log(f"baking the default project (Python {python_version}, locked against {template_harness.PACKAGE_INDEX_URL})")
+def bake_project(
+    output_dir: Path, python_version: str, base_image: str, candidate: Path | None, **answers: str
+) -> Project:
+    """The default project (with these answers too), locked, and the baselines' Dockerfiles written beside it."""
+    chosen = "".join(f", {name}={value}" for name, value in answers.items())
+    log(f"baking the default project (Python {python_version}{chosen}, locked against {PACKAGE_INDEX_URL})")
     baked = template_harness.bake(
         output_dir,
         python_version=python_version,
         docker_base_image=base_image,
-        package_index_url=template_harness.PACKAGE_INDEX_URL,
+        package_index_url=PACKAGE_INDEX_URL,
         lock_dependencies="yes",
+        **answers,
     )
     if baked.returncode != 0:
         raise BenchError(f"bake failed:\n{baked.output[-3000:]}")
@@ -198,7 +205,7 @@ def uv_lock(project: Project) -> str:
     would then compare with), then both locks are read back and compared, package by package.
     """
     pins = locked_versions((project.path / POETRY_LOCK).read_text(encoding="utf-8"))
-    command = [str(project.uv), "lock", "--no-python-downloads", "--default-index", template_harness.PACKAGE_INDEX_URL]
+    command = [str(project.uv), "lock", "--no-python-downloads", "--default-index", PACKAGE_INDEX_URL]
     command += [part for name, version in pins.items() for part in ("--upgrade-package", f"{name}=={version}")]
     run(command, cwd=project.path, timeout=UV_LOCK_TIMEOUT)
     text = (project.path / UV_LOCK).read_text(encoding="utf-8")

@@ -9,12 +9,16 @@ import re
 from pathlib import Path
 
 from .config import (
+    DATABASE_ANSWERS,
+    DATABASE_FIGURES,
     FIGURE_BY_KEY,
     FIGURES,
     MB,
     NOT_VALIDATION_STEPS,
     PEER_FIGURES,
     PROFILES,
+    TRACING_ENV,
+    UNREACHABLE_DATABASE_URL,
     VALIDATION_TEXT_COLUMNS,
     VARIANT_BY_NAME,
     VARIANTS,
@@ -204,9 +208,81 @@ def profile_section(profile: Profile, meta: dict, facts: dict, summaries: dict, 
     }
 
 
-def build_report(meta: dict, sections: dict[str, dict], validation: dict | None) -> dict:
-    text = [section["table_text"] for section in sections.values()]
-    markdown = [section["table_markdown"] for section in sections.values()]
+# --- the options part -----------------------------------------------------------------------------------------
+
+
+def signed(value: float | None, unit: str) -> str:
+    """A difference, with its sign."""
+    if value is None:
+        return "-"
+    return ("+" if value >= 0 else "-") + format_value(abs(value), unit)
+
+
+def option_row(label: str, without: float | None, with_: float | None, unit: str) -> list[str]:
+    """A figure without and with an option, what the option adds, and the ratio."""
+    added = None if without is None or with_ is None else with_ - without
+    return [
+        label,
+        format_value(without, unit),
+        format_value(with_, unit),
+        signed(added, unit),
+        format_ratio(ratio(with_, without)),
+    ]
+
+
+def database_rows(summary: dict[str, dict]) -> tuple[list[str], list[list[str]]]:
+    """The generated Dockerfile's figures with database=none and database=postgresql."""
+    none, postgresql = DATABASE_ANSWERS
+    header = ["figure", f"database={none}", f"database={postgresql}", "added", f"{postgresql}/{none}"]
+    rows = []
+    for key in DATABASE_FIGURES:
+        figure = FIGURE_BY_KEY[key]
+        rows.append(
+            option_row(f"{figure.label} ({figure.unit})", summary[none][key], summary[postgresql][key], figure.unit)
+        )
+    return header, rows
+
+
+def tracing_rows(summary: dict[str, dict]) -> tuple[list[str], list[list[str]]]:
+    """The first 200 and each burst's latencies with tracing off and on (the latencies in milliseconds)."""
+    off, on = TRACING_ENV
+    header = ["figure", f"tracing {off}", f"tracing {on}", "added", f"{on}/{off}"]
+    rows = [option_row("docker run to first 200 (s)", summary[off]["first_200"], summary[on]["first_200"], "s")]
+    for key in summary[off]:
+        if key != "first_200":
+            rows.append(option_row(f"{key} (ms)", summary[off][key] * 1000, summary[on][key] * 1000, "s"))
+    return header, rows
+
+
+def options_title(options: dict) -> str:
+    meta, burst = options["meta"], options["burst"]
+    return (
+        f"What the options add, on the default fastapi project built by its generated Dockerfile (Python "
+        f"{meta['python']}, base {meta['base_image']}), medians of {meta['runs']} runs, {meta['date']}, load "
+        f"average {meta['load_average']} at the start on {meta['cpus']} cores and {meta['load_average_at_end']} "
+        f"at the end. database=postgresql: the first 200 is GET /health with DATABASE_URL at an address "
+        f"nothing listens on ({UNREACHABLE_DATABASE_URL}: the app starts without connecting). Tracing: one "
+        f"image, run beside a stand-in OTLP receiver, without or with OTEL_EXPORTER_OTLP_ENDPOINT pointing at "
+        f"it; each burst is {burst['requests']} GETs, {burst['concurrency']} at a time, after one untimed "
+        f"request, timed by the client on 127.0.0.1; /health is answered outside the traced app, "
+        f"{burst['paths'][-1]} is traced."
+    )
+
+
+def options_section(options: dict) -> dict:
+    """The options' tables, as text and Markdown, with their data (measured or recorded)."""
+    title = options_title(options)
+    tables = [database_rows(options["database"]["summary"]), tracing_rows(options["tracing"]["summary"])]
+    text = "\n\n".join([title, *(text_table(header, rows) for header, rows in tables)])
+    markdown = "\n\n".join([title, *(markdown_table(header, rows) for header, rows in tables)])
+    return {**options, "table_text": text, "table_markdown": markdown}
+
+
+def build_report(meta: dict, sections: dict[str, dict], validation: dict | None, options: dict | None = None) -> dict:
+    """The run's report: each profile's section, then the options' (when measured), then the validation levels."""
+    parts = [*sections.values(), *([options] if options else [])]
+    text = [part["table_text"] for part in parts]
+    markdown = [part["table_markdown"] for part in parts]
     if validation:
         validation_title = (
             f"Post-generation validation, timed bakes of the default project (Python {meta['validation_python']}, "
@@ -218,6 +294,7 @@ def build_report(meta: dict, sections: dict[str, dict], validation: dict | None)
     return {
         "meta": meta,
         "profiles": sections,
+        "options": options,
         "validation": validation,
         "table_text": "\n\n".join(text),
         "table_markdown": "\n\n".join(markdown),
@@ -247,13 +324,30 @@ def recorded_run(report: dict) -> dict:
     validation = report.get("validation") or None
     if validation:
         validation = {level: {k: v for k, v in result.items() if k != "output"} for level, result in validation.items()}
+    options = report.get("options")
+    if options:
+        options = {
+            "meta": options["meta"],
+            "burst": options["burst"],
+            **{part: {"summary": options[part]["summary"]} for part in ("database", "tracing")},
+        }
     return {
         "meta": report["meta"],
         "profiles": {
             name: {key: section.get(key) for key in RECORDED_FACTS} for name, section in report["profiles"].items()
         },
+        "options": options,
         "validation": validation,
     }
+
+
+def with_options_of(recorded: dict, options_run: dict) -> dict:
+    """The recorded run with the options part of another saved run (an options-only run: --profile none)."""
+    if options_run["profiles"] or options_run.get("validation") or not options_run.get("options"):
+        raise BenchError("the options run must have the options part only (--profile none --options --no-validation)")
+    if recorded.get("options"):
+        raise BenchError("the saved run measured the options already")
+    return {**recorded, "options": options_run["options"]}
 
 
 def recorded_markdown(recorded: dict) -> str:
@@ -265,7 +359,11 @@ def recorded_markdown(recorded: dict) -> str:
         if name not in PROFILES:
             raise BenchError(f"the recorded run has a profile {name!r} the benchmark no longer has")
         sections[name] = profile_section(PROFILES[name], meta, facts, facts["summary"], {}, {})
-    return build_report(meta, sections, recorded.get("validation"))["table_markdown"] + "\n"
+    options = recorded.get("options")
+    return (
+        build_report(meta, sections, recorded.get("validation"), options and options_section(options))["table_markdown"]
+        + "\n"
+    )
 
 
 def load_json(path: Path) -> dict:
@@ -289,9 +387,12 @@ def with_block(document: str, name: str, body: str) -> str:
     return new
 
 
-def write_docs(saved_run: Path, recorded_path: Path, document: Path) -> None:
-    """Record the saved run (docs/benchmark-run.json) and rewrite docs/benchmark.md's block from the record."""
+def write_docs(saved_run: Path, recorded_path: Path, document: Path, options_run: Path | None = None) -> None:
+    """Record the saved run (docs/benchmark-run.json), with the options part of options_run when given, and
+    rewrite docs/benchmark.md's block from the record."""
     recorded = recorded_run(load_json(saved_run))
+    if options_run:
+        recorded = with_options_of(recorded, recorded_run(load_json(options_run)))
     write_json(recorded_path, recorded)
     text = document.read_text(encoding="utf-8")
     document.write_text(with_block(text, DOCS_BLOCK, recorded_markdown(recorded)), encoding="utf-8")

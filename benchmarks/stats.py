@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import statistics
 
@@ -62,6 +63,24 @@ def summarise_runs(runs: list[dict]) -> dict:
         else:
             summary[figure.key] = median(values)
     return summary
+
+
+def median_figures(runs: list[dict]) -> dict[str, float | None]:
+    """The median of each figure over runs that all measured the same figures (the options part's)."""
+    return {key: median([run[key] for run in runs]) for key in runs[0]}
+
+
+def latency_summary(seconds: list[float]) -> dict[str, float]:
+    """A burst's median and 95th percentile (nearest rank: the value 95% of the requests did not exceed)."""
+    if not seconds:
+        raise ValueError("a burst of no requests has no latency")
+    ordered = sorted(seconds)
+    return {"median": statistics.median(ordered), "p95": ordered[math.ceil(0.95 * len(ordered)) - 1]}
+
+
+def burst_key(path: str, statistic: str) -> str:
+    """The figure key of a burst's statistic on a path, as the options part records it."""
+    return f"GET {path} {statistic}"
 
 
 def ratio(ours: float | None, theirs: float | None) -> float | None:

@@ -2,9 +2,11 @@
 profile's targets, the peers' targets, tables, the recorded run and the docs block, the realistic profile's edits),
 the uv peers' Dockerfiles and lock, and the realistic service built and run once on a real engine."""
 
+import http.server
 import json
 import re
 import subprocess
+import threading
 import tomllib
 import uuid
 
@@ -323,6 +325,15 @@ def test_parse_args_profiles():
         cli.parse_args(["--variants", "naive,recipe"])
 
 
+def test_parse_args_options():
+    assert cli.chosen_profiles(cli.parse_args(["--profile", "none", "--options"]).profile) == []
+    assert cli.parse_args(["--options"]).options
+    with pytest.raises(SystemExit):
+        cli.parse_args(["--profile", "none"])  # nothing to measure
+    with pytest.raises(SystemExit):
+        cli.parse_args(["--options-json", "options.json"])  # only with --docs
+
+
 def test_all_targets_met_looks_at_every_profile():
     saved = {"profiles": {"demo": {"targets": [{"met": True}]}, "realistic": {"targets": [{"met": False}]}}}
 
@@ -378,7 +389,8 @@ def test_baselines_name_their_article_by_title_and_address():
 @pytest.mark.docker
 def test_the_realistic_service_answers_from_its_generated_image(tmp_path, docker, base_image, poetry):
     """The realistic profile's project, locked and built once with its generated Dockerfile, serves GET /notes
-    (which uses the whole stack) on 127.0.0.1, as the benchmark's first-200 figure asks it."""
+    (which uses the whole stack) on 127.0.0.1, as the benchmark's first-200 figure asks it, and exports its
+    traces to the options part's stand-in OTLP receiver."""
     profile = config.PROFILES["realistic"]
     image = base_image(config.DEFAULT_PYTHON)
     service = project.bake_project(tmp_path, config.DEFAULT_PYTHON, image, None)
@@ -388,6 +400,8 @@ def test_the_realistic_service_answers_from_its_generated_image(tmp_path, docker
         measure.build_variant(service, config.VARIANT_BY_NAME["generated"], tag, image, no_cache=False)
         _, body = commands.first_200(tag, tag.replace(":", "-"), profile.first_200_path)
         import_seconds = commands.app_import_seconds(tag, "/app/.venv", service.package)
+        # The options part's tracing run: beside the stand-in receiver, which must receive the spans.
+        traced = measure.measure_tracing_run(tag, "on")
     finally:
         subprocess.run([docker, "image", "rm", "--force", tag], capture_output=True, check=False)
 
@@ -400,6 +414,7 @@ def test_the_realistic_service_answers_from_its_generated_image(tmp_path, docker
     assert answer["postgres_driver"].startswith("psycopg (libpq ")
     assert answer["password_hash_ok"] is True
     assert answer["migration_revision"] is None
+    assert set(traced) == {"first_200", *(f"GET {path} {s}" for path in config.BURST_PATHS for s in ("median", "p95"))}
 
 
 # --- the uv-era peers (issue 22) ------------------------------------------------------------------------------
@@ -658,6 +673,154 @@ def test_the_docs_block_is_what_the_recorded_run_gives():
     block = document.split("<!-- BEGIN generated: benchmark -->\n")[1].split("<!-- END generated: benchmark -->")[0]
 
     assert block == report.recorded_markdown(recorded)
+
+
+# --- the options part (issues 19 and 21) ---------------------------------------------------------------------
+
+
+def test_latency_summary_takes_the_median_and_the_nearest_rank_95th_percentile():
+    latencies = [index / 1000 for index in range(20, 0, -1)]  # 1 to 20 ms, in no order
+
+    summary = stats.latency_summary(latencies)
+
+    assert summary == {"median": pytest.approx(0.0105), "p95": 0.019}
+    assert stats.latency_summary([0.5]) == {"median": 0.5, "p95": 0.5}
+    with pytest.raises(ValueError, match="no requests"):
+        stats.latency_summary([])
+
+
+def test_median_figures_and_rotated_runs():
+    runs = [{"first_200": 1.0, "GET /health median": 0.003}, {"first_200": 3.0, "GET /health median": 0.001}]
+    runs.append({"first_200": 2.0, "GET /health median": 0.002})
+
+    assert stats.median_figures(runs) == {"first_200": 2.0, "GET /health median": 0.002}
+    assert [measure.rotated(("off", "on"), index) for index in range(3)] == [
+        ["off", "on"],
+        ["on", "off"],
+        ["off", "on"],
+    ]
+
+
+def test_burst_times_each_get_and_needs_every_answer_to_be_a_200():
+    """A real burst on a server of this process on 127.0.0.1."""
+
+    class Answers(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200 if self.path == "/ok" else 204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answers)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        latencies = commands.burst(f"{url}/ok", 12, 3)
+        with pytest.raises(config.BenchError, match="answered 204"):
+            commands.burst(f"{url}/other", 2, 2)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert len(latencies) == 12
+    assert all(0 < seconds < commands.REQUEST_TIMEOUT for seconds in latencies)
+
+
+def option_figures(**overrides):
+    """The generated image's figures on the default project, database=none's by default."""
+    values = figures(
+        cold_empty=10.0, cold_warm=8.0, code_change=0.2, dependency_change=5.0, first_200=1.0, app_import=0.5
+    )
+    return {**values, "bytes_above_base": 40_000_000, **overrides}
+
+
+def tracing_figures(first_200, health, hello):
+    """One tracing mode's medians: its first 200 and each burst path's median and p95 (seconds)."""
+    return {
+        "first_200": first_200,
+        "GET /health median": health,
+        "GET /health p95": 2 * health,
+        "GET /hello/bench median": hello,
+        "GET /hello/bench p95": 2 * hello,
+    }
+
+
+def measured_options() -> dict:
+    """The options part as `--options` measures it."""
+    return {
+        "meta": {
+            "date": "2026-12-02",
+            "python": "3.11",
+            "base_image": "localhost/python-standin:3.11",
+            "runs": 3,
+            "cpus": 2,
+            "load_average": "1.00 1.00 1.00",
+            "load_average_at_end": "2.00 1.50 1.20",
+        },
+        "burst": {"requests": 200, "concurrency": 8, "paths": ["/health", "/hello/bench"]},
+        "database": {
+            "summary": {
+                "none": option_figures(),
+                "postgresql": option_figures(cold_empty=12.5, bytes_above_base=52_500_000, first_200=1.25),
+            },
+            "runs": {"none": [], "postgresql": []},
+        },
+        "tracing": {
+            "summary": {"off": tracing_figures(1.0, 0.002, 0.004), "on": tracing_figures(1.5, 0.002, 0.006)},
+            "runs": {"off": [], "on": []},
+        },
+    }
+
+
+def test_the_options_tables_show_each_figure_without_and_with_the_option():
+    section = report.options_section(measured_options())
+
+    markdown = section["table_markdown"].splitlines()
+    assert markdown[0].startswith("What the options add, on the default fastapi project")
+    assert "medians of 3 runs, 2026-12-02, load average 1.00 1.00 1.00 at the start on 2 cores" in markdown[0]
+    assert "each burst is 200 GETs, 8 at a time" in markdown[0]
+    assert "| figure | database=none | database=postgresql | added | postgresql/none |" in markdown
+    assert "| cold build, cache mounts empty (s) | 10.0 | 12.5 | +2.50 | 1.25x |" in markdown
+    assert "| image bytes above the base (MB) | 40.00 | 52.50 | +12.50 | 1.31x |" in markdown
+    assert "| docker run to first 200 (s) | 1.00 | 1.25 | +0.25 | 1.25x |" in markdown
+    assert "| figure | tracing off | tracing on | added | on/off |" in markdown
+    assert "| docker run to first 200 (s) | 1.00 | 1.50 | +0.50 | 1.50x |" in markdown
+    assert "| GET /health median (ms) | 2.00 | 2.00 | +0.00 | 1.00x |" in markdown
+    assert "| GET /hello/bench p95 (ms) | 8.00 | 12.0 | +4.00 | 1.50x |" in markdown
+    assert section["table_text"].splitlines()[0] == markdown[0]
+
+
+def test_a_run_with_the_options_records_and_renders_them():
+    meta = saved_run()["meta"]
+    options = report.options_section(measured_options())
+    saved = json.loads(json.dumps(report.build_report(meta, {}, None, options)))
+
+    recorded = json.loads(json.dumps(report.recorded_run(saved)))
+
+    assert recorded["options"]["tracing"] == {"summary": measured_options()["tracing"]["summary"]}
+    assert report.recorded_markdown(recorded) == saved["table_markdown"] + "\n"
+    assert saved["table_markdown"].startswith("What the options add")
+
+
+def test_bench_docs_records_the_options_of_an_options_only_run_beside_a_profiles_run(tmp_path):
+    saved, options_run = tmp_path / "realistic.json", tmp_path / "options.json"
+    recorded, document = tmp_path / "run.json", tmp_path / "benchmark.md"
+    saved.write_text(json.dumps(saved_run()), encoding="utf-8")
+    options = report.build_report(saved_run()["meta"], {}, None, report.options_section(measured_options()))
+    options_run.write_text(json.dumps(options), encoding="utf-8")
+    document.write_text("<!-- BEGIN generated: benchmark -->\n<!-- END generated: benchmark -->\n")
+
+    report.write_docs(saved, recorded, document, options_run)
+
+    text = document.read_text(encoding="utf-8")
+    assert text.index("Docker build benchmark, realistic profile") < text.index("What the options add")
+    assert json.loads(recorded.read_text(encoding="utf-8"))["options"]["burst"]["requests"] == 200
+    with pytest.raises(config.BenchError, match="options part only"):
+        report.write_docs(saved, recorded, document, saved)
+    with pytest.raises(config.BenchError, match="measured the options already"):
+        report.with_options_of(report.recorded_run(options), report.recorded_run(options))
 
 
 @pytest.mark.slow
