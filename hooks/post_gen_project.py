@@ -54,6 +54,7 @@ UNSELECTED_PATHS = {
         "src/{package_name}/migrations/script.py.mako",
         "src/{package_name}/migrations/versions/2026_12_02_1200-6f3a1c2b9d0e_create_items.py",
         "scripts/docker-database-test.sh",
+        "scripts/stack-test-database.py",
         "tests/template/conftest.py",
         "tests/template/test_database.py",
         "tests/template/test_database_observability.py",

@@ -2,7 +2,8 @@
 
 `docker compose config` checks every combination of the answers that shape it; a locked default project
 comes up healthy on 127.0.0.1 with `up --wait`, and through `poe dev` a code change reaches the running app;
-with database=postgresql the database keeps its data across `poe dev-down` and loses it with `--volumes`.
+with database=postgresql the database keeps its data across `poe dev-down` and loses it with `--volumes`, and
+`poe test-db` runs the generated tests on a database of their own beside the one the app serves.
 Every project, image and volume these tests make is named with PREFIX and removed, also after a failure.
 """
 
@@ -22,11 +23,13 @@ import pytest
 from template_harness import (
     COOKIECUTTER_JSON,
     FAST_ANSWERS,
+    HOST_PYTHON,
     bake_locked,
     compose_projects_left,
     free_port,
     http_get,
     remove_images_named,
+    run_checked,
 )
 
 pytestmark = pytest.mark.docker
@@ -262,15 +265,18 @@ def wait_for_line(process: subprocess.Popen, text: str, seconds: float) -> None:
 @pytest.fixture(scope="module")
 def database_stack(tmp_path_factory, compose, base_image, postgres_image):
     """A locked project with database=postgresql, its .env as .env.example asks (a password), its stack up:
-    db healthy, migrate done, the app healthy, on free ports of 127.0.0.1."""
-    python_version = COOKIECUTTER_JSON["python_version"][0]
+    db healthy, migrate done, the app healthy, on free ports of 127.0.0.1. On this machine's Python, so that
+    its tests can run here too (the image's base is the one tests/test_database.py builds)."""
     project, _ = bake_locked(
-        tmp_path_factory.mktemp("database-stack"), project_slug=f"{PREFIX}-items", database="postgresql"
+        tmp_path_factory.mktemp("database-stack"),
+        project_slug=f"{PREFIX}-items",
+        database="postgresql",
+        python_version=HOST_PYTHON,
     )
     write_env_with_password(project)
     name = compose.track(project.name)
     env = {
-        "PYTHON_IMAGE": base_image(python_version),
+        "PYTHON_IMAGE": base_image(HOST_PYTHON),
         "POSTGRES_IMAGE": postgres_image,
         "APP_PORT": str(free_port()),
         "DB_PORT": str(free_port()),
@@ -289,6 +295,34 @@ def post_json(url: str, body: dict) -> tuple[int, dict]:
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         return response.status, json.loads(response.read())
+
+
+def test_poe_test_db_runs_the_generated_tests_on_a_database_beside_the_apps(database_stack, compose, poetry):
+    project, _, env = database_stack
+    app = f"http://127.0.0.1:{env['APP_PORT']}"
+    status, item = post_json(f"{app}/items", {"name": "the app's, not the tests'"})
+    assert status == 201
+    run_checked([poetry, "install"], cwd=project)
+
+    # CI set: a database test that cannot reach its database fails instead of skipping.
+    tested = subprocess.run(
+        [poetry, "run", "poe", "test-db"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env={**compose.environment, **env, "CI": "true"},
+        timeout=600,
+        check=False,
+    )
+
+    output = tested.stdout + tested.stderr
+    assert tested.returncode == 0, output
+    assert f"The tests' database: app_test on the stack's db (127.0.0.1:{env['DB_PORT']})" in tested.stdout
+    assert "tests/template/test_database.py" in tested.stdout
+    assert " skipped" not in tested.stdout
+    assert PASSWORD not in output
+    # The tests migrated their database down to nothing and up again; the app's kept its row.
+    assert json.loads(http_get(f"{app}/items/{item['id']}")[1]) == item
 
 
 def test_the_app_writes_through_the_migrated_database_and_the_data_outlives_dev_down(database_stack, compose, docker):

@@ -1,9 +1,10 @@
 """Each fact of a generated project is written once and followed everywhere: the Python and Poetry versions,
-the PostgreSQL major, the container port and the health path, read back from the rendered Dockerfile,
-compose.yaml, the devcontainer, CI and the settings."""
+the PostgreSQL major, the container port, the health path and the stack's database address, read back from
+the rendered Dockerfile, compose.yaml, the devcontainer, CI, the settings and `poe test-db`."""
 
 import json
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,15 @@ def test_the_health_path_is_the_settings_alone(project):
     assert "healthcheck" not in compose["services"]["app"]
     for name in STACK_FILES:
         assert path not in read(project, name), f"{name} writes the health path {path} again"
+
+
+def test_the_tests_database_is_found_through_compose(project):
+    """`poe test-db` takes the stack's user, password and published address from Compose: its script
+    writes none of them again, and the generated tests, skipping without a database, name it first."""
+    tasks = tomllib.loads(read(project, "pyproject.toml"))["tool"]["poe"]["tasks"]
+    script = read(project, tasks["test-db"]["cmd"].removeprefix("python "))
+    skip_message = read(project, "tests/template/conftest.py")
+
+    assert not re.search(r"\b\d{4,5}\b|127\.0\.0\.1|localhost|DB_PORT|POSTGRES_\w+:-", script)
+    assert "POSTGRES_PASSWORD" in script
+    assert skip_message.index("poe test-db") < skip_message.index("TEST_DATABASE_URL=postgresql://")

@@ -18,10 +18,10 @@ from {{ cookiecutter.package_name }}.migrations import alembic_config
 from {{ cookiecutter.package_name }}.settings import Settings
 
 NO_TEST_DATABASE = (
-    "TEST_DATABASE_URL is not set: give the tests an empty PostgreSQL database they may change, "
-    "e.g. docker run --detach --name test-db --env POSTGRES_PASSWORD=test "
-    "--publish 127.0.0.1:5433:5432 postgres:{{ cookiecutter._postgres_version }}, then "
-    "TEST_DATABASE_URL=postgresql://postgres:test@127.0.0.1:5433/postgres poetry run poe check"
+    "TEST_DATABASE_URL is not set: `poetry run poe test-db` runs the tests on a database of "
+    "their own in the local stack (compose.yaml, POSTGRES_PASSWORD in .env); or give them an "
+    "empty PostgreSQL database they may change: "
+    "TEST_DATABASE_URL=postgresql://USER:PASSWORD@HOST:PORT/DATABASE poetry run poe check"
 )
 
 
