@@ -158,7 +158,7 @@ def private_index(poetry, tmp_path_factory):
     url = f"http://127.0.0.1:{port}/simple/"
     server = subprocess.Popen(
         [
-            *(sys.executable, "-m", "pypiserver", "run", "-p", str(port), "-i", "127.0.0.1", "--server", "waitress"),
+            *(sys.executable, "-m", "pypiserver", "run", "-p", str(port), "-i", "127.0.0.1"),
             *("-a", "download,list,update", "-P", str(workdir / "htpasswd"), "--disable-fallback"),
             *("--hash-algo", "sha256", str(packages)),
         ],
@@ -174,7 +174,8 @@ def private_index(poetry, tmp_path_factory):
         assert answers_with_status(url, (USERNAME, token)) == 200
         yield url, token
     finally:
-        os.kill(server.pid, 15)
+        if server.poll() is None:
+            os.kill(server.pid, 15)
         try:
             server.wait(timeout=10)
         except subprocess.TimeoutExpired:

@@ -21,7 +21,15 @@ case "$action" in load | save) ;; *) usage ;; esac
 dockerfile="${DOCKERFILE:-Dockerfile}"
 marker=.docker-cache-mounts
 scratch="$(mktemp -d)"
-trap 'rm -rf "$scratch"' EXIT
+# save's image and container of the copies, removed however the script ends.
+copies="docker-cache-mounts-save:$$"
+container=""
+cleanup() {
+    if [ -n "$container" ]; then docker rm "$container" >/dev/null 2>&1 || true; fi
+    docker rmi "$copies" >/dev/null 2>&1 || true
+    rm -rf "$scratch"
+}
+trap cleanup EXIT
 
 # The cache mounts' ids, one a line: a mount's target when it names none. An id is taken as written:
 # not every BuildKit fills in ${NAME} there, so the Dockerfile's ids hold no variables.
@@ -42,10 +50,13 @@ folder() {
 }
 
 # A build whose RUN always runs: a new RUN_ID, not --no-cache, which gives a RUN empty cache mounts.
+# `into_engine` gives its result to the engine as an image: buildx needs --load for that.
 buildkit() {
+    load=""
+    if [ "$1" = into_engine ]; then shift && load=--load; fi
     set -- --build-arg "RUN_ID=$(date +%s)-$$" --quiet "$@"
     if docker buildx version >/dev/null 2>&1; then
-        docker buildx build "$@"
+        docker buildx build ${load:+"$load"} "$@"
     else
         DOCKER_BUILDKIT=1 docker build "$@"
     fi
@@ -53,7 +64,7 @@ buildkit() {
 
 # A Dockerfile whose one RUN mounts every cache at /mounts/FOLDER and, to load, the saved copy at
 # /saved/FOLDER; it replaces each mount's contents with the saved copy, or copies each into /saved, which
-# its output is.
+# its last stage holds.
 helper_dockerfile() {
     mounts=""
     commands="true"
@@ -67,7 +78,7 @@ helper_dockerfile() {
             commands="$commands && mkdir -p /saved/$name && cp -a /mounts/$name/. /saved/$name/"
         fi
     done
-    printf 'FROM %s AS cache\nARG RUN_ID\nRUN%s %s && touch /saved/%s\nFROM scratch\nCOPY --from=cache /saved/ /\n' \
+    printf 'FROM %s AS cache\nARG RUN_ID\nRUN%s %s && touch /saved/%s\nFROM scratch\nCOPY --from=cache /saved/ /saved/\n' \
         "$image" "$mounts" "$commands" "$marker"
 }
 
@@ -87,7 +98,11 @@ if [ "$action" = load ]; then
     printf '%s\n' "$ids" | sed 's/^/  /'
 else
     mkdir "$scratch/context"
-    helper_dockerfile | buildkit --output "type=local,dest=$scratch/saved" --file - "$scratch/context" >/dev/null
+    # An image whose files docker cp copies out, not a build's local output: Docker 20.10's builder can
+    # stall for good while it sends a large output to the client.
+    helper_dockerfile | buildkit into_engine --tag "$copies" --file - "$scratch/context" >/dev/null
+    container="$(docker create "$copies" save)"
+    docker cp "$container:/saved" "$scratch/saved"
     rm -rf "$dir"
     mkdir -p "$(dirname "$dir")"
     mv "$scratch/saved" "$dir"

@@ -18,6 +18,10 @@ import psycopg
 from psycopg import sql
 
 
+# What the script reads of the db service's environment (Compose fills them in from .env).
+STACK_SETTINGS = ("POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB")
+
+
 def compose(*arguments: str, capture: bool = False) -> str:
     """Run `docker compose ARGUMENTS`, returning its standard output when captured; when it fails,
     exit with its status after Compose's own message."""
@@ -44,7 +48,15 @@ def create_if_missing(server_url: str, existing_database: str, name: str) -> Non
 def main() -> int:
     compose("up", "--detach", "--wait", "db")
     db = json.loads(compose("config", "--format", "json", capture=True))["services"]["db"]
-    settings, (published,) = db["environment"], db["ports"]
+    settings, published = db.get("environment") or {}, db.get("ports") or []
+    missing = [name for name in STACK_SETTINGS if not settings.get(name)]
+    if missing or len(published) != 1:
+        sys.exit(
+            "error: compose.yaml's db service needs "
+            + (f"{', '.join(missing)} in its environment (.env)" if missing else "one published port")
+            + ", as the template wrote it"
+        )
+    (published,) = published
     user = quote(settings["POSTGRES_USER"], safe="")
     password = quote(settings["POSTGRES_PASSWORD"], safe="")
     address = f"{published['host_ip']}:{published['published']}"
