@@ -17,7 +17,6 @@ from urllib.parse import quote
 import psycopg
 from psycopg import sql
 
-
 # What the script reads of the db service's environment (Compose fills them in from .env).
 STACK_SETTINGS = ("POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB")
 
@@ -51,11 +50,8 @@ def main() -> int:
     settings, published = db.get("environment") or {}, db.get("ports") or []
     missing = [name for name in STACK_SETTINGS if not settings.get(name)]
     if missing or len(published) != 1:
-        sys.exit(
-            "error: compose.yaml's db service needs "
-            + (f"{', '.join(missing)} in its environment (.env)" if missing else "one published port")
-            + ", as the template wrote it"
-        )
+        needed = f"{', '.join(missing)} in its environment" if missing else "a published port"
+        sys.exit(f"error: compose.yaml's db service needs {needed}, as the template wrote it")
     (published,) = published
     user = quote(settings["POSTGRES_USER"], safe="")
     password = quote(settings["POSTGRES_PASSWORD"], safe="")
