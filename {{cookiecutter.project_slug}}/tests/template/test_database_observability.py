@@ -2,7 +2,6 @@
 /metrics while the app holds it, and each statement a span of the request that runs it, without
 its values."""
 
-import asyncio
 from collections.abc import Iterator, Sequence
 
 import pytest
@@ -22,6 +21,8 @@ from {{ cookiecutter.package_name }}.models import Item
 from {{ cookiecutter.package_name }}.observability import observed
 from {{ cookiecutter.package_name }}.settings import Settings
 
+from .asgi import Client
+
 # A value given to a query: no span may show it.
 PARAMETER = "parameter-value-7c1e"
 # Traces on, whatever OTEL_TRACES_EXPORTER the tests run with (nothing is exported: the tests give
@@ -40,13 +41,11 @@ def pool_gauges(registry: CollectorRegistry) -> dict[str, float]:
     }
 
 
-async def pool_gauges_in_and_after_a_query(settings: Settings) -> tuple[dict[str, float], ...]:
+def pool_gauges_in_and_after_a_query(settings: Settings) -> tuple[dict[str, float], ...]:
     """The default registry's pool gauges while the app's lifespan runs a query on a session, and
     once the session is closed."""
-    app = create_app(settings)
-    async with app.router.lifespan_context(app) as state:
-        assert state is not None
-        with state["sessions"]() as session:
+    with Client(create_app(settings)) as client:
+        with client.state["sessions"]() as session:
             session.execute(text("SELECT 1"))
             in_query = pool_gauges(REGISTRY)
         after = pool_gauges(REGISTRY)
@@ -58,7 +57,7 @@ def test_the_pool_is_on_metrics_while_the_app_runs(database_settings: Settings) 
 
     # A second app registers its pool once the first one's is gone (tests make many apps).
     for _ in range(2):
-        in_query, after = asyncio.run(pool_gauges_in_and_after_a_query(database_settings))
+        in_query, after = pool_gauges_in_and_after_a_query(database_settings)
 
         assert in_query == {
             "db_pool_size": size,
