@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import template_harness
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 TEMPLATE_DIR = PACKAGE_DIR.parent
 BASELINES_DIR = PACKAGE_DIR / "baselines"
@@ -216,7 +218,7 @@ PEER_FIGURES = ("cold_empty", "cold_warm", "code_change", "dependency_change", "
 
 
 # The options part (--options): what the template's answers and settings add to the default fastapi project.
-DATABASE_ANSWERS = ("none", "postgresql")
+DATABASE_CHOICES = tuple(template_harness.COOKIECUTTER_JSON["database"])  # none first: the default
 # The database=postgresql app makes its engine at start-up without connecting, and /health never asks the
 # database: an address nothing listens on is enough for its first 200 (the engine and the driver loaded).
 UNREACHABLE_DATABASE_URL = "postgresql://bench:bench@127.0.0.1:1/bench"

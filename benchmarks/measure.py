@@ -22,7 +22,7 @@ from .config import (
     BURST_PATHS,
     BURST_REQUESTS,
     BYTECODE_ARG,
-    DATABASE_ANSWERS,
+    DATABASE_CHOICES,
     MB,
     PROFILES,
     TRACING_ENV,
@@ -235,15 +235,15 @@ def measure_database_option(
     """The generated Dockerfile's figures on the default fastapi project baked with each database answer; returns
     the projects (by answer) and the figures."""
     projects = {}
-    for answer in DATABASE_ANSWERS:
+    for answer in DATABASE_CHOICES:
         project = bake_project(workdir / answer, args.python, base_image, None, database=answer)
         if answer == "postgresql":
             project.run_env = (f"DATABASE_URL={UNREACHABLE_DATABASE_URL}",)
         prepare_dependency_change(project)
         projects[answer] = project
-    runs: dict[str, list[dict]] = {answer: [] for answer in DATABASE_ANSWERS}
+    runs: dict[str, list[dict]] = {answer: [] for answer in DATABASE_CHOICES}
     for index in range(args.runs):
-        for answer in rotated(DATABASE_ANSWERS, index):
+        for answer in rotated(DATABASE_CHOICES, index):
             log(f"options, run {index + 1}/{args.runs}: database={answer}")
             figures = measure_variant(
                 projects[answer], PROFILES["demo"], VARIANT_BY_NAME["generated"], base_image, base_size, tags
@@ -300,7 +300,7 @@ def measure_options(args, workdir: Path, base_image: str, base_size: int, tags: 
         "load_average": load_average(),
     }
     projects, database = measure_database_option(args, workdir, base_image, base_size, tags)
-    tracing = measure_tracing_option(projects[DATABASE_ANSWERS[0]], args, base_image, tags)
+    tracing = measure_tracing_option(projects[DATABASE_CHOICES[0]], args, base_image, tags)
     meta["load_average_at_end"] = load_average()
     burst = {"requests": BURST_REQUESTS, "concurrency": BURST_CONCURRENCY, "paths": list(BURST_PATHS)}
     return {"meta": meta, "burst": burst, "database": database, "tracing": tracing}

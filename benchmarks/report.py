@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from .config import (
-    DATABASE_ANSWERS,
+    DATABASE_CHOICES,
     DATABASE_FIGURES,
     FIGURE_BY_KEY,
     FIGURES,
@@ -232,7 +232,7 @@ def option_row(label: str, without: float | None, with_: float | None, unit: str
 
 def database_rows(summary: dict[str, dict]) -> tuple[list[str], list[list[str]]]:
     """The generated Dockerfile's figures with database=none and database=postgresql."""
-    none, postgresql = DATABASE_ANSWERS
+    none, postgresql = DATABASE_CHOICES
     header = ["figure", f"database={none}", f"database={postgresql}", "added", f"{postgresql}/{none}"]
     rows = []
     for key in DATABASE_FIGURES:
