@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from template_harness import bake, remove_images_named, run_checked, run_unchecked, tool_environment
+from template_harness import bake, free_port, remove_images_named, run_checked, run_unchecked, tool_environment
 
 pytestmark = pytest.mark.slow
 
@@ -205,12 +205,6 @@ def listening_port() -> Iterator[int]:
         server.bind(("127.0.0.1", 0))
         server.listen(16)
         yield server.getsockname()[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.docker

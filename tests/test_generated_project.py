@@ -2,14 +2,21 @@
 
 import json
 import re
-import socket
 import subprocess
 import time
 import urllib.request
 
 import pytest
 
-from template_harness import COOKIECUTTER_JSON, HOST_PYTHON, PACKAGE_INDEX_URL, bake, run_checked, tool_environment
+from template_harness import (
+    COOKIECUTTER_JSON,
+    HOST_PYTHON,
+    PACKAGE_INDEX_URL,
+    bake,
+    free_port,
+    run_checked,
+    tool_environment,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -68,12 +75,6 @@ def test_readme_run_command_works(locked_project, poetry):
     finally:
         server.terminate()
         server.wait(timeout=15)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for_json(url: str, timeout: float = 30):

@@ -8,7 +8,6 @@ builds its own image and runs it. Every image, container and volume these tests 
 import hashlib
 import re
 import shutil
-import socket
 import subprocess
 import time
 import tomllib
@@ -23,6 +22,7 @@ import pytest
 from template_harness import (
     bake_locked,
     build_step_states,
+    free_port,
     remove_images_named,
     run_checked,
     step_state,
@@ -368,12 +368,6 @@ def test_a_changed_health_path_is_one_edit_and_the_smoke_test_follows(docker, pr
     assert bad_settings.returncode == 1
     assert "invalid settings: PORT='not-a-number': Input should be a valid integer" in bad_settings.stderr
     assert "Traceback" not in bad_settings.stderr
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_the_test_stage_takes_its_settings_from_an_env_file_kept_in_no_layer(docker, poetry, project, tmp_path):

@@ -10,7 +10,6 @@ project, no line of the hook's output, no layer, history entry or label of any s
 import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import tarfile
@@ -33,6 +32,7 @@ from template_harness import (
     TEMPLATE_DIR,
     assert_main_ci_file_is_valid,
     bake,
+    free_port,
     load_yaml,
     run_checked,
     tool_environment,
@@ -62,12 +62,6 @@ MIRRORED = [
 SERVER_START_SECONDS = 30
 PREFIX = f"template-test-{uuid.uuid4().hex[:8]}"
 INDEX_ANSWERS = {"package_index_url": "https://nexus.example.com/repository/pypi/simple/", "app_type": "cli"}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def build_private_package(poetry: str, workdir: Path, packages: Path) -> None:
