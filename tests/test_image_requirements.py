@@ -2,9 +2,11 @@
 
 poetry.lock is the file a person keeps; the image's build installs this derived file with uv alone. The
 stories: the bake writes it, `poe lock` rewrites it with a new dependency, a plain `poetry lock` leaves it
-stale and `poe check` says so, the extras the image gets are chosen in one place of pyproject.toml, and a
-Poetry without the export plugin is told how to get it. One cli project is baked, locked and installed
-once; each story works on a copy. (The build's own check of the file: test_docker.)
+stale and `poe check` says so, the build's check (`--check-sources`, no Poetry) names what changed since `poe
+lock` and lets edits that leave the image's dependencies alone through, the extras the image gets are chosen
+in one place of pyproject.toml, and a Poetry without the export plugin is told how to get it. One cli
+project is baked, locked and installed once; each story works on a copy. (The build running that check:
+test_docker.)
 """
 
 import re
@@ -87,6 +89,56 @@ def test_a_plain_poetry_lock_leaves_the_file_stale_and_poe_check_fails_naming_po
     assert checked.returncode != 0
     assert f"{REQUIREMENTS} is stale" in checked.stderr, checked.stdout + checked.stderr
     assert "run `poetry run poe lock`" in checked.stderr
+
+
+def test_the_builds_check_lets_through_edits_that_leave_the_images_dependencies_alone(poetry, project):
+    add_to_pyproject(project, 'description = "', 'description = "Grown: ')
+    added = subprocess.run(
+        [poetry, "add", "--group", "dev", "tomli-w>=1.0"], cwd=project, capture_output=True, text=True, check=False
+    )
+    assert added.returncode == 0, added.stdout + added.stderr
+
+    checked = write_image_requirements(project, "--check-sources")
+
+    assert checked.returncode == 0, checked.stderr
+    assert write_image_requirements(project, "--check").returncode == 0
+
+
+def click_moved_on(lock: str) -> str:
+    """poetry.lock with click, a main package, at another version, as a lock moved on without `poe lock`."""
+    return re.sub(r'(?m)^(name = "click"\nversion = "[^"]+)"', r'\1.post1"', lock, count=1)
+
+
+def first_requirement_dropped(text: str) -> str:
+    first = re.search(r"(?m)^[a-z0-9-]+==.*\\\n(    --hash=.*\\\n)*    --hash=.*\n", text)
+    return text.replace(first[0], "", 1)
+
+
+@pytest.mark.parametrize(
+    ("changed", "edit", "named"),
+    [
+        (
+            "pyproject.toml",
+            lambda text: text.replace("dependencies = [\n", 'dependencies = [\n    "rich>=13",\n', 1),
+            "pyproject.toml's main dependencies changed since image-requirements.txt was written",
+        ),
+        ("poetry.lock", click_moved_on, "image-requirements.txt is stale (poetry.lock's main packages"),
+        (REQUIREMENTS, first_requirement_dropped, "image-requirements.txt is stale (edited since `poe lock`"),
+    ],
+    ids=["dependencies-edited-without-relocking", "lock-moved-on", "requirements-edited"],
+)
+def test_the_builds_check_names_what_changed_since_poe_lock(project, changed, edit, named):
+    path = project / changed
+    text = path.read_text(encoding="utf-8")
+    path.write_text(edit(text), encoding="utf-8")
+    assert path.read_text(encoding="utf-8") != text
+
+    checked = write_image_requirements(project, "--check-sources")
+
+    assert checked.returncode == 1
+    assert named in checked.stderr, checked.stderr
+    assert "run `poetry run poe lock`" in checked.stderr
+    assert "Traceback" not in checked.stderr
 
 
 def test_the_images_extras_are_chosen_in_pyproject_and_every_one_by_default(poetry, project):
