@@ -259,9 +259,9 @@ def observability_rows(observability: dict) -> tuple[str, list[str], list[list[s
     roots = observability["roots"]
     only = [name for name in observability["distributions"] if name not in roots]
     intro = (
-        f"Observability in the tracing image (database=none): its packages, {', '.join(roots)}, and the "
-        f"{len(only)} distributions only they require ({', '.join(only)}), measured inside the image by its own "
-        f"Python from the installed metadata: the files each one's RECORD lists, and the bytecode the build "
+        f"Observability in the tracing image (database={DATABASE_CHOICES[0]}): its packages, {', '.join(roots)}, "
+        f"and the {len(only)} distributions only they require ({', '.join(only)}), measured inside the image by its "
+        f"own Python from the installed metadata: the files each one's RECORD lists, and the bytecode the build "
         f"compiled from them (not in RECORD)."
     )
     above_base = observability["bytes_above_base"]

@@ -158,7 +158,8 @@ def closure(installed: dict, start: list[tuple[str, frozenset[str]]], env: dict[
 
 
 def exclusive(installed: dict, project: str, roots: list[str], env: dict[str, str]) -> list[str]:
-    """The roots' distributions and those only they reach, among the project's requirements (and its extras')."""
+    """The roots' distributions and those only they reach, among the project's requirements and its extras' (the
+    image installs every extra unless told otherwise: those of extras not installed are skipped with them)."""
     if canonical(project) not in installed:
         raise SystemExit(f"no distribution {project} installed")
     distribution = installed[canonical(project)]
@@ -207,7 +208,8 @@ def distribution_bytes(distribution, counted: set[str]) -> tuple[int, int]:
 def measure(project: str, roots: list[str], path: list[str] | None = None) -> dict:
     installed: dict = {}
     for distribution in importlib.metadata.distributions(**({"path": path} if path else {})):
-        installed.setdefault(canonical(distribution.metadata["Name"]), distribution)  # the first, as imports do
+        if name := distribution.metadata["Name"]:  # a broken dist-info folder has none
+            installed.setdefault(canonical(name), distribution)  # the first found, as imports find it
     counted: set[str] = set()
     sizes = {
         name: distribution_bytes(installed[name], counted)
