@@ -3,6 +3,7 @@ it makes to a running image."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -102,6 +103,15 @@ def installer_bytes(image: str, venv: str) -> int:
     mount = ["--volume", f"{probe}:/tmp/bench-probe.py:ro"]
     command = ["docker", "run", "--rm", "--user", "0", *mount, "--entrypoint", "python", image, "/tmp/bench-probe.py"]
     return int(run([*command, venv]).stdout.strip())
+
+
+def exclusive_bytes(image: str, project: str, roots: tuple[str, ...]) -> dict:
+    """The bytes of the roots (requirements of the installed distribution project) and of what only they need,
+    measured in the image by its own Python (probes/exclusive_bytes.py)."""
+    probe = PROBES_DIR / "exclusive_bytes.py"
+    mount = ["--volume", f"{probe}:/tmp/bench-probe.py:ro"]
+    command = ["docker", "run", "--rm", "--user", "0", *mount, "--entrypoint", "python", image, "/tmp/bench-probe.py"]
+    return json.loads(run([*command, project, *roots]).stdout)
 
 
 def python_seconds(image: str, venv: str, code: str) -> tuple[float, str]:

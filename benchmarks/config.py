@@ -232,6 +232,9 @@ DATABASE_FIGURES = (
     "first_200",
     "app_import",
 )
+# The generated pyproject's dependencies for observability (its comments name observability.py): their bytes in
+# the tracing image, with what only they need, are what observability adds to it (probes/exclusive_bytes.py).
+OBSERVABILITY_PACKAGES = ("opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-http", "prometheus-client")
 OTLP_PORT = 4318
 # Tracing off and on: the app's environment (the same image, the same stand-in OTLP receiver beside it).
 TRACING_ENV = {

@@ -24,6 +24,7 @@ from .config import (
     BYTECODE_ARG,
     DATABASE_CHOICES,
     MB,
+    OBSERVABILITY_PACKAGES,
     PROFILES,
     TRACING_ENV,
     UNREACHABLE_DATABASE_URL,
@@ -276,20 +277,38 @@ def measure_tracing_run(image: str, mode: str) -> dict[str, float]:
     return figures
 
 
-def measure_tracing_option(project: Project, args, base_image: str, tags: list[str]) -> dict:
-    """Tracing off and on in the same image (the generated Dockerfile on the default fastapi project)."""
+def measure_observability(image: str, project: Project, base_size: int) -> dict:
+    """The bytes observability's packages (OBSERVABILITY_PACKAGES and what only they need) occupy in the image,
+    and the image's bytes above the base."""
+    measured = commands.exclusive_bytes(image, project.distribution, OBSERVABILITY_PACKAGES)
+    measured |= {"roots": list(OBSERVABILITY_PACKAGES), "bytes_above_base": commands.image_size(image) - base_size}
+    log(
+        f"observability: {measured['bytes'] / MB:.2f} MB in {len(measured['distributions'])} distributions, "
+        f"of {measured['bytes_above_base'] / MB:.2f} MB above the base"
+    )
+    return measured
+
+
+def measure_tracing_option(
+    project: Project, args, base_image: str, base_size: int, tags: list[str]
+) -> tuple[dict, dict]:
+    """Tracing off and on in the same image (the generated Dockerfile on the default fastapi project), and the
+    bytes observability occupies in it."""
     tag = f"bench-options:{uuid.uuid4().hex[:12]}-tracing"
     tags.append(tag)
     build_variant(project, VARIANT_BY_NAME["generated"], tag, base_image, no_cache=False)
+    observability = measure_observability(tag, project, base_size)
     runs: dict[str, list[dict]] = {mode: [] for mode in TRACING_ENV}
     for index in range(args.runs):
         for mode in rotated(tuple(TRACING_ENV), index):
             runs[mode].append(measure_tracing_run(tag, mode))
-    return {"summary": {mode: median_figures(mode_runs) for mode, mode_runs in runs.items()}, "runs": runs}
+    tracing = {"summary": {mode: median_figures(mode_runs) for mode, mode_runs in runs.items()}, "runs": runs}
+    return tracing, observability
 
 
 def measure_options(args, workdir: Path, base_image: str, base_size: int, tags: list[str]) -> dict:
-    """What the options add to the default fastapi project: database=postgresql, and tracing turned on."""
+    """What the options add to the default fastapi project: database=postgresql, tracing turned on, and the
+    bytes of observability's packages."""
     workdir.mkdir(parents=True)
     meta = {
         "date": time.strftime("%Y-%m-%d"),
@@ -300,7 +319,7 @@ def measure_options(args, workdir: Path, base_image: str, base_size: int, tags: 
         "load_average": load_average(),
     }
     projects, database = measure_database_option(args, workdir, base_image, base_size, tags)
-    tracing = measure_tracing_option(projects[DATABASE_CHOICES[0]], args, base_image, tags)
+    tracing, observability = measure_tracing_option(projects[DATABASE_CHOICES[0]], args, base_image, base_size, tags)
     meta["load_average_at_end"] = load_average()
     burst = {"requests": BURST_REQUESTS, "concurrency": BURST_CONCURRENCY, "paths": list(BURST_PATHS)}
-    return {"meta": meta, "burst": burst, "database": database, "tracing": tracing}
+    return {"meta": meta, "burst": burst, "database": database, "tracing": tracing, "observability": observability}

@@ -55,6 +55,11 @@ class Project:
     def lock(self) -> str:
         return self.locked[POETRY_LOCK]
 
+    @property
+    def distribution(self) -> str:
+        """Its distribution's name ([project] name), installed in its image."""
+        return tomllib.loads(self.pyproject)["project"]["name"]
+
 
 def bake_project(
     output_dir: Path, python_version: str, base_image: str, candidate: Path | None, **answers: str

@@ -6,6 +6,7 @@ import http.server
 import json
 import re
 import subprocess
+import sys
 import threading
 import tomllib
 import uuid
@@ -13,6 +14,7 @@ import uuid
 import pytest
 
 from benchmarks import cli, commands, config, measure, project, report, stats
+from benchmarks.probes import exclusive_bytes
 from template_harness import TEMPLATE_DIR
 
 PLAIN_LOG = """\
@@ -389,8 +391,8 @@ def test_baselines_name_their_article_by_title_and_address():
 @pytest.mark.docker
 def test_the_realistic_service_answers_from_its_generated_image(tmp_path, docker, base_image, poetry):
     """The realistic profile's project, locked and built once with its generated Dockerfile, serves GET /notes
-    (which uses the whole stack) on 127.0.0.1, as the benchmark's first-200 figure asks it, and exports its
-    traces to the options part's stand-in OTLP receiver."""
+    (which uses the whole stack) on 127.0.0.1, as the benchmark's first-200 figure asks it, exports its
+    traces to the options part's stand-in OTLP receiver, and has observability's bytes probed."""
     profile = config.PROFILES["realistic"]
     image = base_image(config.DEFAULT_PYTHON)
     service = project.bake_project(tmp_path, config.DEFAULT_PYTHON, image, None)
@@ -402,6 +404,7 @@ def test_the_realistic_service_answers_from_its_generated_image(tmp_path, docker
         import_seconds = commands.app_import_seconds(tag, "/app/.venv", service.package)
         # The options part's tracing run: beside the stand-in receiver, which must receive the spans.
         traced = measure.measure_tracing_run(tag, "on")
+        observability = measure.measure_observability(tag, service, commands.image_size(image))
     finally:
         subprocess.run([docker, "image", "rm", "--force", tag], capture_output=True, check=False)
 
@@ -415,6 +418,14 @@ def test_the_realistic_service_answers_from_its_generated_image(tmp_path, docker
     assert answer["password_hash_ok"] is True
     assert answer["migration_revision"] is None
     assert set(traced) == {"first_200", *(f"GET {path} {s}" for path in config.BURST_PATHS for s in ("median", "p95"))}
+    # Observability's bytes, probed in the image: what the grown service needs too is not counted (sentry-sdk
+    # requires urllib3 and certifi, FastAPI opentelemetry-api); prometheus-client, which it also names, is.
+    theirs = observability["distributions"]
+    assert {*config.OBSERVABILITY_PACKAGES, "protobuf", "requests", "charset-normalizer"} <= set(theirs)
+    assert not {"urllib3", "certifi", "opentelemetry-api", "fastapi", "idna"} & set(theirs)
+    assert all(sizes["listed"] > 0 for sizes in theirs.values())
+    assert observability["compiled"] > 0  # the generated image compiles the dependencies' bytecode
+    assert 0 < observability["bytes"] < observability["bytes_above_base"]
 
 
 # --- the uv-era peers (issue 22) ------------------------------------------------------------------------------
@@ -771,6 +782,19 @@ def measured_options() -> dict:
             "summary": {"off": tracing_figures(1.0, 0.002, 0.004), "on": tracing_figures(1.5, 0.002, 0.006)},
             "runs": {"off": [], "on": []},
         },
+        "observability": {
+            "distributions": {
+                "opentelemetry-sdk": {"listed": 500_000, "compiled": 600_000},
+                "prometheus-client": {"listed": 200_000, "compiled": 300_000},
+                "protobuf": {"listed": 1_400_000, "compiled": 1_000_000},
+                "urllib3": {"listed": 450_000, "compiled": 550_000},
+            },
+            "listed": 2_550_000,
+            "compiled": 2_450_000,
+            "bytes": 5_000_000,
+            "roots": ["opentelemetry-sdk", "prometheus-client"],
+            "bytes_above_base": 40_000_000,
+        },
     }
 
 
@@ -789,7 +813,26 @@ def test_the_options_tables_show_each_figure_without_and_with_the_option():
     assert "| docker run to first 200 (s) | 1.00 | 1.50 | +0.50 | 1.50x |" in markdown
     assert "| GET /health median (ms) | 2.00 | 2.00 | +0.00 | 1.00x |" in markdown
     assert "| GET /hello/bench p95 (ms) | 8.00 | 12.0 | +4.00 | 1.50x |" in markdown
+    assert (
+        "Observability in the tracing image (database=none): its packages, opentelemetry-sdk, prometheus-client, "
+        "and the 2 distributions only they require (protobuf, urllib3), measured inside the image"
+    ) in section["table_markdown"]
+    assert "| observability's packages (4 distributions) | 5.00 | 12.5 % |" in markdown
+    assert "| of which bytecode compiled in the build | 2.45 | 6.1 % |" in markdown
+    assert "| image bytes above the base | 40.00 | 100.0 % |" in markdown
     assert section["table_text"].splitlines()[0] == markdown[0]
+
+
+def test_an_options_run_recorded_before_observabilitys_bytes_renders_without_them():
+    options = measured_options()
+    del options["observability"]
+
+    section = report.options_section(options)
+    recorded = report.recorded_run(report.build_report(saved_run()["meta"], {}, None, section))
+
+    assert "observability" not in recorded["options"]
+    assert "Observability in the tracing image" not in section["table_markdown"]
+    assert section["table_markdown"].endswith("| GET /hello/bench p95 (ms) | 8.00 | 12.0 | +4.00 | 1.50x |")
 
 
 def test_a_run_with_the_options_records_and_renders_them():
@@ -800,6 +843,7 @@ def test_a_run_with_the_options_records_and_renders_them():
     recorded = json.loads(json.dumps(report.recorded_run(saved)))
 
     assert recorded["options"]["tracing"] == {"summary": measured_options()["tracing"]["summary"]}
+    assert recorded["options"]["observability"] == measured_options()["observability"]
     assert report.recorded_markdown(recorded) == saved["table_markdown"] + "\n"
     assert saved["table_markdown"].startswith("What the options add")
 
@@ -833,3 +877,148 @@ def test_uv_locks_the_baked_project_to_exactly_the_poetry_locks_versions(tmp_pat
 
     assert project.uv_locked_versions(uv_lock) == project.locked_versions(service.lock)
     assert len(project.locked_versions(service.lock)) >= 10
+
+
+# --- observability's bytes in the image (issue 21) ------------------------------------------------------------
+
+CACHE_TAG = sys.implementation.cache_tag
+
+
+def install(site, name, requires=(), files=None, compiled=None, extras=()):
+    """A distribution installed in the folder site as an installer leaves it: its files, a dist-info folder with
+    METADATA and a RECORD that lists them all (itself too), and bytecode compiled after, which RECORD omits.
+
+    files and compiled: path in site -> size in bytes."""
+    dist_info = site / f"{name.replace('-', '_')}-1.0.dist-info"
+    dist_info.mkdir(parents=True)
+    lines = ["Metadata-Version: 2.1", f"Name: {name}", "Version: 1.0"]
+    lines += [f"Provides-Extra: {extra}" for extra in extras] + [f"Requires-Dist: {line}" for line in requires]
+    (dist_info / "METADATA").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for path, size in {**(files or {}), **(compiled or {})}.items():
+        (site / path).parent.mkdir(parents=True, exist_ok=True)
+        (site / path).write_bytes(b"x" * size)
+    listed = [*(files or {}), f"{dist_info.name}/METADATA", f"{dist_info.name}/RECORD"]
+    (dist_info / "RECORD").write_text("".join(f"{path},,\n" for path in listed), encoding="utf-8")
+    return sum((files or {}).values()) + (dist_info / "METADATA").stat().st_size + (dist_info / "RECORD").stat().st_size
+
+
+def test_exclusive_bytes_counts_the_roots_and_what_only_they_reach_with_their_bytecode(tmp_path):
+    """A site-packages written here: the service's observability roots share a namespace package and some
+    dependencies with its other requirements; markers and extras decide which requirements count."""
+    site = tmp_path / "site-packages"
+    listed = {
+        "svc": install(
+            site,
+            "svc",
+            ["web[full] (>=1)", "Metrics>=0.1", "otel-sdk", "otel_exporter ; extra == 'all'"],
+            {"svc.pth": 10},
+            extras=["all"],
+        ),
+        # Kept by web: otel-api, netname, and certs through its "full" extra; not typing-ext (its marker is false
+        # here), nor proto (web's "grpc" extra is not asked for).
+        "web": install(
+            site,
+            "web",
+            [
+                "otel-api",
+                "netname",
+                'certs; extra == "Full"',
+                'proto; extra == "grpc"',
+                'typing-ext; python_version < "3.0"',
+            ],
+            {"web/__init__.py": 100},
+        ),
+        "otel-api": install(site, "otel-api", [], {"otel/api.py": 200}, {f"otel/__pycache__/api.{CACHE_TAG}.pyc": 201}),
+        "netname": install(site, "netname", [], {"netname.py": 300}),
+        "certs": install(site, "certs", [], {"certs/__init__.py": 400}),
+        "metrics": install(
+            site,
+            "metrics",
+            ['twisted; extra == "twisted"'],
+            {"metrics/__init__.py": 500},
+            {f"metrics/__pycache__/__init__.{CACHE_TAG}.pyc": 501},
+        ),
+        "otel-sdk": install(
+            site,
+            "otel-sdk",
+            ["otel-api", 'typing-ext; python_version >= "3.9"'],
+            {"otel/sdk.py": 600},
+            {f"otel/__pycache__/sdk.{CACHE_TAG}.pyc": 601, f"otel/__pycache__/sdk.{CACHE_TAG}.opt-1.pyc": 602},
+        ),
+        "otel-exporter": install(
+            site,
+            "otel-exporter",
+            ["otel-sdk", "http-client", "proto"],
+            {"otel/exporter.py": 700},
+            {f"otel/__pycache__/exporter.{CACHE_TAG}.pyc": 701},
+        ),
+        "http-client": install(
+            site,
+            "http-client",
+            ["netname", "certs", 'socks; extra == "socks"'],
+            {"http_client.py": 800},
+            {f"__pycache__/http_client.{CACHE_TAG}.pyc": 801},
+        ),
+        "proto": install(site, "proto", [], {"proto/__init__.py": 900}),
+        "typing-ext": install(site, "typing-ext", [], {"typing_ext.py": 1000}),
+        "socks": install(site, "socks", [], {"socks.py": 1100}),
+    }
+
+    measured = exclusive_bytes.measure("SVC", ["otel-sdk", "otel-exporter", "metrics"], [str(site)])
+
+    theirs = {
+        "metrics": 501,
+        "otel-sdk": 601 + 602,
+        "otel-exporter": 701,
+        "http-client": 801,
+        "proto": 0,
+        "typing-ext": 0,
+    }
+    assert measured["distributions"] == {
+        name: {"listed": listed[name], "compiled": compiled} for name, compiled in sorted(theirs.items())
+    }
+    assert measured["compiled"] == sum(theirs.values())
+    assert measured["bytes"] == sum(listed[name] for name in theirs) + sum(theirs.values())
+    with pytest.raises(SystemExit, match="requires no installed socks"):
+        exclusive_bytes.measure("svc", ["socks"], [str(site)])
+
+
+@pytest.mark.parametrize(
+    ("marker", "holds"),
+    [
+        ('python_version >= "3.9"', True),  # as versions: "3.11" >= "3.9", which as strings it is not
+        ('python_version < "3.11" or python_full_version == "3.11.*"', True),
+        ('python_version ~= "3.10"', True),
+        ('python_version ~= "3.10.0"', False),
+        ('sys_platform == "win32" or (platform_machine != "arm64" and "linux" in sys_platform)', True),
+        ('sys_platform == "win32" or platform_machine == "arm64" and sys_platform == "linux"', False),
+        ("extra == 'Full_Set'", True),  # names of extras compare normalised
+        ('python_version < "3.13" and extra == "other"', False),
+        ('implementation_name == "cpython" and python_full_version >= "3.11.0rc1"', True),
+    ],
+)
+def test_markers_are_evaluated_as_pep_508_says(marker, holds):
+    env = {**exclusive_bytes.environment(), "sys_platform": "linux", "platform_machine": "x86_64"}
+    env |= {"python_version": "3.11", "python_full_version": "3.11.9", "implementation_name": "cpython"}
+
+    assert exclusive_bytes.marker_holds(marker, {**env, "extra": "full-set"}) is holds
+
+
+def test_the_observability_packages_are_the_generated_pyprojects_for_observability(baked_project):
+    """OBSERVABILITY_PACKAGES are the default project's dependencies that a comment naming observability.py
+    introduces (a comment serves the dependencies below it, up to the next comment)."""
+    pyproject = (baked_project({}) / "pyproject.toml").read_text(encoding="utf-8")
+    block = pyproject.split("\ndependencies = [\n")[1].split("\n]\n")[0]
+    named, comment, in_comment = [], "", False
+    for line in (line.strip() for line in block.splitlines()):
+        if line.startswith("#"):
+            comment = comment if in_comment else line
+            in_comment = True
+        elif line.startswith('"'):
+            in_comment = False
+            if comment.startswith("# observability.py:"):
+                named.append(re.split(r"[<>=!~\[; ]", line.strip('",'))[0])
+    dependencies = [re.split(r"[<>=!~\[; ]", line)[0] for line in tomllib.loads(pyproject)["project"]["dependencies"]]
+
+    assert sorted(named) == sorted(config.OBSERVABILITY_PACKAGES)
+    assert set(named) <= set(dependencies)
