@@ -1,5 +1,5 @@
 #!/bin/sh
-# Carries the Dockerfile's BuildKit cache mounts (uv's and Poetry's downloads, apt's, the kept venv)
+# Carries the Dockerfile's BuildKit cache mounts (uv's, pip's, Poetry's and apt's downloads)
 # across CI runs, whose builders start empty (moby/buildkit#1512): CI restores DIR from its own cache,
 # runs `load DIR` before the build and `save DIR` after it, then stores DIR. The mounts are every
 # --mount=type=cache of the Dockerfile, so one you add is carried too. Both run a small build on the
