@@ -20,18 +20,22 @@ from typing import Annotated, Literal
 import pytest
 from fastapi import FastAPI, Header
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
+from {{ cookiecutter.package_name }} import observability
 from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.observability import (
     MetricsMiddleware,
     RequestIdMiddleware,
     configure_logging,
     fastapi_traces_itself,
+    installed,
+    trace_http_client,
     traced,
 )
 {%- else %}
@@ -294,6 +298,29 @@ def test_a_request_is_a_span_named_by_its_route_and_its_log_lines_carry_the_trac
     # The line was written inside the endpoint's own span, a child of the request's.
     finished = spans.get_finished_spans()
     assert record["span_id"] in {f"{one.context.span_id:016x}" for one in finished if one.context}
+
+
+def test_httpx_without_its_instrumentation_is_one_line_saying_how_to_trace_its_calls(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Whether a module is there, asked without importing it; a missing parent package is "no".
+    assert installed("json")
+    assert not installed("no_such_package.instrumentation")
+    messages = []
+    for there in ({"httpx"}, set()):
+        monkeypatch.setattr(observability, "installed", there.__contains__)
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger=observability.__name__):
+            trace_http_client(TracerProvider())
+        messages.append([record.getMessage() for record in caplog.records])
+
+    assert messages == [
+        [
+            "httpx's calls are not traced: add opentelemetry-instrumentation-httpx to trace them "
+            "(README: Operating the service)"
+        ],
+        [],
+    ]
 
 
 def without_otel_variables() -> dict[str, str]:
