@@ -374,8 +374,9 @@ def fastapi_traces_itself() -> bool:
 def traced(app: ASGIApp, settings: Settings, processor: "SpanProcessor | None" = None) -> ASGIApp:
     """The app as it is, unless the OTEL_* variables ask for traces: then the SDK's tracer provider
     exports them by OTLP over HTTP (or to the console: OTEL_TRACES_EXPORTER=console), log lines
-    carry the trace ids, and the app's lifespan shutdown exports the spans still pending (uvicorn
-    ends on SIGTERM by re-raising it, so no exit handler would run)."""
+    carry the trace ids, the app's httpx calls are spans once it adds their instrumentation
+    (trace_http_client()), and the app's lifespan shutdown exports the spans still pending
+    (uvicorn ends on SIGTERM by re-raising it, so no exit handler would run)."""
     # FastAPI traces each request itself once a tracer provider is set: a server span named by its
     # route template, and spans for its dependencies, endpoint and serialization. The SDK reads the
     # other OTEL_* variables (service name, headers, sampler, resource). A span processor given here
@@ -441,7 +442,7 @@ def installed(module: str) -> bool:
 def trace_http_client(provider: "TracerProvider") -> None:
     """The app's outgoing httpx calls (Client and AsyncClient) as client spans that send their
     traceparent, when the app installed httpx and opentelemetry-instrumentation-httpx (the
-    generated README's "Operating the service"); with httpx alone, one line saying so."""
+    README's "Operating the service"); with httpx alone, one line saying so."""
     # The template has no HTTP client of its own (an adopted app's httpx must resolve), so the
     # instrumentation is the app's to add; found here rather than listed, it costs nothing without.
     if not installed("httpx"):
@@ -452,10 +453,8 @@ def trace_http_client(provider: "TracerProvider") -> None:
             "(README: Operating the service)"
         )
         return
+    # Once a process, as the tracer provider is set: a second call warns and changes nothing.
     instrumentor = importlib.import_module(HTTPX_INSTRUMENTATION).HTTPXClientInstrumentor()
-    if instrumentor.is_instrumented_by_opentelemetry:
-        # traced() again in one process (tests): this provider's spans from now on.
-        instrumentor.uninstrument()
     instrumentor.instrument(tracer_provider=provider)
 {%- if database %}
 
