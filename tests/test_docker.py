@@ -683,7 +683,9 @@ def test_the_image_logs_json_lines_with_request_ids_and_serves_metrics(docker, f
     assert all({"timestamp", "level", "logger", "message"} <= set(record) for record in records), records
     access = {record["path"]: record for record in records if record["logger"] == "uvicorn.access"}
     assert {"/hello/Ada", "/no/such/page", "/fail/boom"} <= set(access)
+    # Scrapes and the passing health checks (this test's, the HEALTHCHECK's) write no access line.
     assert "/metrics" not in access
+    assert "/health" not in access
     assert access["/hello/Ada"]["request_id"] == "order-7f3a"
     assert access["/no/such/page"]["status"] == 404
     [error] = [record for record in records if "exception" in record]

@@ -18,7 +18,10 @@ The served app is wrapped in pure ASGI layers (server.py), outermost first:
 SQL statement a span of the request that runs it.
 {%- endif %}
 """
-
+{% if fastapi %}
+import importlib
+import importlib.util
+{%- endif %}
 import json
 import logging
 import logging.config
@@ -53,8 +56,8 @@ from .settings import Settings
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import SpanProcessor
-{%- if database %}
     from opentelemetry.trace import TracerProvider
+{%- if database %}
     from sqlalchemy import Connection, Engine
     from sqlalchemy.engine import ExceptionContext
     from sqlalchemy.pool import QueuePool
@@ -82,6 +85,8 @@ REQUEST_ID_HEADER = b"x-request-id"
 # log lines and response headers, where anything else could forge fields or split lines.
 ACCEPTED_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@+=/-]{1,128}")
 METRICS_PATH = "/metrics"
+# The instrumentation of the app's own httpx, when the app adds it (trace_http_client()).
+HTTPX_INSTRUMENTATION = "opentelemetry.instrumentation.httpx"
 # The route label of a request no route matched (a 404, or an app that names no routes): one value,
 # so scanners probing random paths cannot grow the metrics without bound.
 UNMATCHED_ROUTE = "<unmatched>"
@@ -157,11 +162,21 @@ class ConsoleFormatter(logging.Formatter):
 {%- if fastapi %}
 
 
-class NoScrapes(logging.Filter):
-    """Keeps Prometheus's scrapes of /metrics off uvicorn's access log."""
+class QuietProbes(logging.Filter):
+    """Keeps Prometheus's scrapes of /metrics off uvicorn's access log, and the health path's
+    successful answers (Docker's HEALTHCHECK, an orchestrator's probes); a failing one (>= 400)
+    stays."""
+
+    def __init__(self, health_path: str) -> None:
+        super().__init__()
+        self.health_path = health_path
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return str(access_fields(record).get("path", "")).partition("?")[0] != METRICS_PATH
+        fields = access_fields(record)
+        path = str(fields.get("path", "")).partition("?")[0]
+        if path == METRICS_PATH:
+            return False
+        return path != self.health_path or int(fields["status"]) >= 400
 {%- endif %}
 
 
@@ -173,7 +188,7 @@ def log_config(settings: Settings) -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
 {%- if fastapi %}
-        "filters": {"no_scrapes": {"()": NoScrapes}},
+        "filters": {"quiet_probes": {"()": QuietProbes, "health_path": settings.health_path}},
 {%- endif %}
         "formatters": {"json": {"()": JsonFormatter}, "console": {"()": ConsoleFormatter}},
         "handlers": {
@@ -188,7 +203,7 @@ def log_config(settings: Settings) -> dict[str, Any]:
         "loggers": {
             "uvicorn": {"handlers": [], "propagate": True, "level": level},
             "uvicorn.error": {"level": level},
-            "uvicorn.access": {"level": level, "filters": ["no_scrapes"]},
+            "uvicorn.access": {"level": level, "filters": ["quiet_probes"]},
         },
 {%- endif %}
         "root": {"handlers": ["default"], "level": level},
@@ -359,8 +374,9 @@ def fastapi_traces_itself() -> bool:
 def traced(app: ASGIApp, settings: Settings, processor: "SpanProcessor | None" = None) -> ASGIApp:
     """The app as it is, unless the OTEL_* variables ask for traces: then the SDK's tracer provider
     exports them by OTLP over HTTP (or to the console: OTEL_TRACES_EXPORTER=console), log lines
-    carry the trace ids, and the app's lifespan shutdown exports the spans still pending (uvicorn
-    ends on SIGTERM by re-raising it, so no exit handler would run)."""
+    carry the trace ids, the app's httpx calls are spans once it adds their instrumentation
+    (trace_http_client()), and the app's lifespan shutdown exports the spans still pending
+    (uvicorn ends on SIGTERM by re-raising it, so no exit handler would run)."""
     # FastAPI traces each request itself once a tracer provider is set: a server span named by its
     # route template, and spans for its dependencies, endpoint and serialization. The SDK reads the
     # other OTEL_* variables (service name, headers, sampler, resource). A span processor given here
@@ -394,6 +410,7 @@ def traced(app: ASGIApp, settings: Settings, processor: "SpanProcessor | None" =
     provider = TracerProvider(resource=resource)
     provider.add_span_processor(processor)
     trace.set_tracer_provider(provider)
+    trace_http_client(provider)
 
     def current_trace_ids() -> dict[str, str]:
         context = trace.get_current_span().get_span_context()
@@ -412,6 +429,33 @@ def traced(app: ASGIApp, settings: Settings, processor: "SpanProcessor | None" =
         await app(scope, receive, send_after_export if scope["type"] == "lifespan" else send)
 
     return exporting_at_shutdown
+
+
+def installed(module: str) -> bool:
+    """Whether a module can be imported (found without importing it; its parent packages are)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def trace_http_client(provider: "TracerProvider") -> None:
+    """The app's outgoing httpx calls (Client and AsyncClient) as client spans that send their
+    traceparent, when the app installed httpx and opentelemetry-instrumentation-httpx (the
+    README's "Operating the service"); with httpx alone, one line saying so."""
+    # The template has no HTTP client of its own (an adopted app's httpx must resolve), so the
+    # instrumentation is the app's to add; found here rather than listed, it costs nothing without.
+    if not installed("httpx"):
+        return
+    if not installed(HTTPX_INSTRUMENTATION):
+        logging.getLogger(__name__).info(
+            "httpx's calls are not traced: add opentelemetry-instrumentation-httpx to trace them "
+            "(README: Operating the service)"
+        )
+        return
+    # Once a process, as the tracer provider is set: a second call warns and changes nothing.
+    instrumentor = importlib.import_module(HTTPX_INSTRUMENTATION).HTTPXClientInstrumentor()
+    instrumentor.instrument(tracer_provider=provider)
 {%- if database %}
 
 

@@ -20,18 +20,22 @@ from typing import Annotated, Literal
 import pytest
 from fastapi import FastAPI, Header
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
+from {{ cookiecutter.package_name }} import observability
 from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.observability import (
     MetricsMiddleware,
     RequestIdMiddleware,
     configure_logging,
     fastapi_traces_itself,
+    installed,
+    trace_http_client,
     traced,
 )
 {%- else %}
@@ -296,6 +300,29 @@ def test_a_request_is_a_span_named_by_its_route_and_its_log_lines_carry_the_trac
     assert record["span_id"] in {f"{one.context.span_id:016x}" for one in finished if one.context}
 
 
+def test_httpx_without_its_instrumentation_is_one_line_saying_how_to_trace_its_calls(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Whether a module is there, asked without importing it; a missing parent package is "no".
+    assert installed("json")
+    assert not installed("no_such_package.instrumentation")
+    messages = []
+    for there in ({"httpx"}, set()):
+        monkeypatch.setattr(observability, "installed", there.__contains__)
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger=observability.__name__):
+            trace_http_client(TracerProvider())
+        messages.append([record.getMessage() for record in caplog.records])
+
+    assert messages == [
+        [
+            "httpx's calls are not traced: add opentelemetry-instrumentation-httpx to trace them "
+            "(README: Operating the service)"
+        ],
+        [],
+    ]
+
+
 def without_otel_variables() -> dict[str, str]:
     return {name: value for name, value in os.environ.items() if not name.startswith("OTEL_")}
 
@@ -305,7 +332,8 @@ def test_without_otel_variables_the_sdk_and_exporter_are_not_even_imported() -> 
         "import sys\n"
         "from {{ cookiecutter.package_name }}.server import service_app\n"
         "service_app()\n"
-        "heavy = ('opentelemetry.sdk', 'opentelemetry.exporter', 'google.protobuf', 'requests')\n"
+        "heavy = ('opentelemetry.sdk', 'opentelemetry.exporter', 'opentelemetry.instrumentation',\n"
+        "    'google.protobuf', 'requests')\n"
         "print(sorted(name for name in sys.modules if name.startswith(heavy)))\n"
     )
 
@@ -382,7 +410,38 @@ def serve() -> Iterator[Callable[..., Served]]:
             served.process.wait()
 
 
-def test_the_server_writes_only_json_lines_with_request_ids_and_no_scrapes(
+def test_scrapes_and_passing_health_checks_stay_off_the_access_log_and_failures_stay_on() -> None:
+    access = logging.getLogger("uvicorn.access")
+    # dictConfig adds a logger's filters to those it has: the other tests' configurations' go first.
+    access.filters.clear()
+    configure_logging(Settings(log_format="json", health_path="/livez"))
+    [handler] = logging.getLogger().handlers
+    assert isinstance(handler, logging.StreamHandler)
+    stream = io.StringIO()
+    handler.setStream(stream)
+    try:
+        for path, status in [
+            ("/livez", 200),
+            ("/livez?probe=1", 204),
+            ("/livez", 307),
+            ("/metrics", 200),
+            ("/livez", 503),
+            ("/livez", 404),
+            ("/health", 200),
+            ("/hello/Ada", 200),
+        ]:
+            # uvicorn's access line: client, method, path (with its query), HTTP version, status.
+            access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", path, "1.1", status)
+    finally:
+        logging.getLogger().handlers.clear()
+        access.filters.clear()
+
+    records = [json.loads(line) for line in stream.getvalue().splitlines()]
+    logged = [(record["path"], record["status"]) for record in records]
+    assert logged == [("/livez", 503), ("/livez", 404), ("/health", 200), ("/hello/Ada", 200)]
+
+
+def test_the_server_writes_only_json_lines_with_request_ids_and_no_probes(
     serve: Callable[..., Served],
 ) -> None:
     server = serve()
@@ -390,11 +449,14 @@ def test_the_server_writes_only_json_lines_with_request_ids_and_no_scrapes(
     assert get(f"{server.url}/hello/Ada", **{"X-Request-ID": "live-1"}) == 200
     assert get(f"{server.url}/no/such/page") == 404
     assert get(f"{server.url}/metrics") == 200
+    assert get(f"{server.url}/health") == 200
     records = [json.loads(line) for line in server.stop()]
 
     assert all(set(record) >= LINE_FIELDS for record in records)
     access = {record["path"]: record for record in records if record["logger"] == "uvicorn.access"}
-    assert set(access) == {"/health", "/hello/Ada", "/no/such/page"}
+    # The scrape and the health checks (the test's own while the server started, then one) left
+    # no line.
+    assert set(access) == {"/hello/Ada", "/no/such/page"}
     assert access["/hello/Ada"]["request_id"] == "live-1"
     assert access["/no/such/page"]["status"] == 404
     greeting = [record for record in records if record["message"] == "greeting Ada"]
