@@ -14,8 +14,8 @@ Variants, all built from the profile's project (same app, same poetry.lock, same
   naive                  benchmarks/baselines/naive.Dockerfile: single stage, COPY . ., poetry install
   recipe                 benchmarks/baselines/recipe.Dockerfile: the article's final recipe (pip install
                          poetry==X, --no-root dependency layer on a cache mount, runtime copying .venv)
-  recipe-bytecode        the recipe with the dependencies compiled as the generated Dockerfile does
-                         (compileall -j 0), for a like-for-like size comparison
+  recipe-bytecode        the recipe with the dependencies compiled to the same timestamp bytecode as the
+                         generated image's (compileall -j 0), for a like-for-like size comparison
 
 Figures per variant (medians of --runs runs): cold build with the BuildKit cache mounts emptied first, cold
 build again with them warm (the cold image removed and the layer cache pruned, as on a CI runner whose

@@ -126,8 +126,8 @@ class Variant:
 # In the generated dependencies step, before and after the build branch (image-requirements.txt) alike.
 GENERATED_DEPENDENCY_STEP = "uv pip sync"
 RECIPE_DEPENDENCY_STEP = "poetry install --without dev --no-root"
-# How the generated Dockerfile compiles the dependencies, given to the recipe (WORKDIR /app) for the
-# like-for-like sizes.
+# Compiles the recipe's dependencies (WORKDIR /app) to the timestamp bytecode uv compiles in the generated
+# image, for the like-for-like sizes.
 COMPILE_COMMAND = "python -m compileall -q -j 0 .venv/lib"
 BYTECODE_ARG = "COMPILE_BYTECODE"
 VARIANTS = (

@@ -109,7 +109,7 @@ def with_uv_context(dockerignore: str) -> str:
 
 
 def with_compiled_bytecode(recipe: str) -> str:
-    """The recipe whose dependency step also compiles the venv's bytecode, as the generated Dockerfile does."""
+    """The recipe whose dependency step also compiles the venv's bytecode, as the generated image has it."""
     step = f"RUN --mount=type=cache,target=$POETRY_CACHE_DIR {RECIPE_DEPENDENCY_STEP}\n"
     if recipe.count(step) != 1:
         raise BenchError(f"cannot find the recipe's dependency step: {step.strip()}")
