@@ -293,11 +293,12 @@ def test_the_recipe_with_bytecode_compiles_in_its_dependency_step():
         project.with_compiled_bytecode(recipe.replace(step, "RUN poetry install"))
 
 
-def test_the_compile_command_is_the_generated_dockerfiles():
-    """The recipe-bytecode variant compiles as the generated Dockerfile does (on every core)."""
+def test_the_generated_dockerfile_hands_the_bytecode_argument_to_uv():
+    """generated-no-bytecode turns compiling off through BYTECODE_ARG, which the generated Dockerfile gives uv."""
     dockerfile = (TEMPLATE_DIR / "{{cookiecutter.project_slug}}" / "Dockerfile").read_text(encoding="utf-8")
 
-    assert config.COMPILE_COMMAND in dockerfile
+    assert f"ARG {config.BYTECODE_ARG}=1\n" in dockerfile
+    assert f"UV_COMPILE_BYTECODE=${config.BYTECODE_ARG} " in dockerfile
 
 
 @pytest.mark.parametrize(
