@@ -199,12 +199,17 @@ def render_base(commit, answers, folder):
     config = folder / "cookiecutter.yaml"
     config.write_text(json.dumps({"cookiecutters_dir": str(folder / "c"), "replay_dir": str(folder / "r")}))
     os.environ["SERVICE_TEMPLATE_RENDER"] = "update"
+    # cookiecutter writes each rendered hook to a temporary file, which an old release's hooks leave behind:
+    # here, in this folder, which goes when the move ends.
+    system_temporary, tempfile.tempdir = tempfile.tempdir, str(folder)
     try:
         project = cookiecutter(
             str(source), no_input=True, extra_context=context, output_dir=str(folder / "out"), config_file=str(config)
         )
     except Exception as error:  # the hook printed what it refused; cookiecutter's own errors say what failed
         fail(f"cookiecutter could not render {commit} with these answers ({error}): correct them with --data")
+    finally:
+        tempfile.tempdir = system_temporary
     return files_of(Path(project))
 
 

@@ -52,7 +52,11 @@ def render_release(template: Path, commit: str, folder: Path, **answers: str) ->
     checkout = folder / "released-template"
     git(folder, "clone", "--quiet", str(template), str(checkout))
     git(checkout, "checkout", "--quiet", commit)
-    result = bake(folder / "generated", template=checkout, **{**FAST_ANSWERS, "python_version": HOST_PYTHON, **answers})
+    # An earlier release's hooks leave cookiecutter's rendered copies in the temporary folder: the test's own.
+    renders = folder / "rendered-hooks"
+    renders.mkdir()
+    answers = {**FAST_ANSWERS, "python_version": HOST_PYTHON, **answers}
+    result = bake(folder / "generated", template=checkout, env=tool_environment(TMPDIR=str(renders)), **answers)
     assert result.returncode == 0, result.output
     if not (result.project / ".git").exists():
         git(result.project, "init", "--quiet", "--initial-branch=main")
