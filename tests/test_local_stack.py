@@ -365,12 +365,15 @@ EDITOR_EXTENSIONS = {"ms-python.python", "charliermarsh.ruff", "ms-python.mypy-t
 
 
 def devcontainer_cli(devcontainer: str, compose, project: Path, command: str, *arguments: str, **env: str):
-    """A devcontainer CLI command on the project's folder, with Compose v2; the caller checks the exit code."""
+    """A devcontainer CLI command on the project's folder, with Compose v2; the caller checks the exit code.
+    The CLI's own files (Compose overrides, features) go to a temporary folder beside the project."""
+    scratch = project.parent / "devcontainer-cli-files"
+    scratch.mkdir(exist_ok=True)
     return subprocess.run(
         [devcontainer, command, "--workspace-folder", str(project), *arguments],
         capture_output=True,
         text=True,
-        env={**compose.environment, **env},
+        env={**compose.environment, "TMPDIR": str(scratch), **env},
         timeout=900,
         check=False,
     )
