@@ -323,8 +323,15 @@ def test_httpx_without_its_instrumentation_is_one_line_saying_how_to_trace_its_c
     ]
 
 
-def without_otel_variables() -> dict[str, str]:
-    return {name: value for name, value in os.environ.items() if not name.startswith("OTEL_")}
+# The template's own app, whatever ASGI_APP an adopted project serves (whose imports are its own).
+TEMPLATE_APP = "{{ cookiecutter.package_name }}.app:app"
+
+
+def template_app_environment() -> dict[str, str]:
+    """This environment without OTEL_* variables, serving the template's own app."""
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("OTEL_")}
+    environment["ASGI_APP"] = TEMPLATE_APP
+    return environment
 
 
 def test_without_otel_variables_the_sdk_and_exporter_are_not_even_imported() -> None:
@@ -339,7 +346,7 @@ def test_without_otel_variables_the_sdk_and_exporter_are_not_even_imported() -> 
 
     result = subprocess.run(
         [sys.executable, "-c", code],
-        env=without_otel_variables(),
+        env=template_app_environment(),
         capture_output=True,
         text=True,
         check=True,
@@ -364,9 +371,7 @@ class Served:
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         environment = {
-            **without_otel_variables(),
-            # The template's app, whatever ASGI_APP an adopted project serves.
-            "ASGI_APP": "{{ cookiecutter.package_name }}.app:app",
+            **template_app_environment(),
             "PORT": str(port),
             "LOG_FORMAT": "json",
             **env,
