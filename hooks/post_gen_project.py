@@ -61,7 +61,17 @@ UNSELECTED_PATHS = {
     ],
     ("license", "Proprietary"): ["LICENSE"],
 }
-DOCKERFILE_STAGES = ("build-tools", "uv", "lock-check", "dependencies", "app-files", "poetry", "test", "runtime")
+DOCKERFILE_STAGES = (
+    "build-tools",
+    "uv",
+    "lock-check",
+    "build-metadata",
+    "dependencies",
+    "app-files",
+    "poetry",
+    "test",
+    "runtime",
+)
 DOCKER_BUILD_IMAGE_TAG = "{project_slug}:dev"
 SMOKE_TEST_SCRIPT = "scripts/docker-smoke-test.sh"
 IMAGE_REQUIREMENTS_SCRIPT = "scripts/image-requirements.py"

@@ -384,6 +384,26 @@ def test_code_change_rebuild_reuses_the_dependency_layer(docker, cli_build, tmp_
     assert run_checked([docker, "run", "--rm", image, "greet", "Ada"], cwd=changed).stdout == "Howdy, Ada!\n"
 
 
+def test_a_tool_setting_or_a_dev_group_edited_leaves_the_dependency_layer_cached(docker, cli_build, tmp_path):
+    """The dependencies stage takes only pyproject.toml's build tables (the build-metadata stage writes them)."""
+    edited = tmp_path / "edited"
+    shutil.copytree(cli_build.project, edited, ignore=shutil.ignore_patterns(".venv", ".git"))
+    pyproject = edited / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+    text = text.replace("[tool.ruff]\n", "[tool.ruff]\nfix = true\n", 1)
+    dev_group = "[tool.poetry.group.dev.dependencies]\n"
+    pyproject.write_text(text.replace(dev_group, f'{dev_group}pytest-timeout = ">=2"\n', 1), encoding="utf-8")
+    assert "fix = true" in pyproject.read_text(encoding="utf-8")
+    assert "pytest-timeout" in pyproject.read_text(encoding="utf-8")
+
+    output = buildkit_build(docker, edited, "--tag", f"{PREFIX}-cli:edited").stderr
+    states = build_step_states(output)
+
+    assert step_state(states, "[build-metadata ", "RUN ") == "RUN", output
+    assert step_state(states, "uv pip sync --quiet") == "CACHED", output
+    assert step_state(states, "[runtime ", "COPY --from=dependencies") == "CACHED", output
+
+
 def test_pyproject_edited_without_relocking_fails_the_build(docker, cli_build, tmp_path):
     stale = tmp_path / "stale"
     shutil.copytree(cli_build.project, stale, ignore=shutil.ignore_patterns(".venv", ".git"))

@@ -3,12 +3,14 @@
 The Dockerfile installs the project itself before any source is copied, from a stub for each package its
 pyproject.toml declares and for its readme, so a code change never re-runs that layer. Each story runs the
 generated script on a pyproject.toml a team might write (renamed, several, namespace packages, a module, a
-readme table) and checks the stubs are where Poetry's build backend looks; the last one builds a wheel from
-them with Poetry. No Docker, no index.
+readme table) and checks the stubs are where Poetry's build backend looks, then builds a wheel from them with
+Poetry; and the stand-in of pyproject.toml itself (--build-metadata) keeps what building reads, intact, and
+nothing that a tool's setting or a development group changes. No Docker, no index.
 """
 
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -142,3 +144,49 @@ def test_poetry_builds_the_project_from_the_stubs_alone(script, poetry, tmp_path
     with zipfile.ZipFile(next((tmp_path / "dist").glob("my_service-0.1.0-*.whl"))) as wheel:
         names = set(wheel.namelist())
     assert {"acme/orders/__init__.py", "billing/__init__.py"} <= names
+
+
+def build_metadata(script: Path, pyproject: str, tmp_path: Path) -> str:
+    """The script's --build-metadata output for this pyproject.toml."""
+    source, output = tmp_path / "source.toml", tmp_path / "build-metadata.toml"
+    source.write_text(pyproject, encoding="utf-8")
+    command = [sys.executable, str(script), "--build-metadata", str(source), str(output)]
+    subprocess.run(command, check=True, capture_output=True, text=True)
+    return output.read_text(encoding="utf-8")
+
+
+def test_build_metadata_keeps_what_building_reads_and_nothing_a_tool_or_a_dev_group_changes(baked_project, tmp_path):
+    project = baked_project({})
+    pyproject = (project / "pyproject.toml").read_text(encoding="utf-8")
+    grown = pyproject.replace("[tool.ruff]\n", "[tool.ruff]\nfix = true\n", 1)
+    grown = grown.replace("[tool.poetry.group.dev.dependencies]\n", '[tool.poetry.group.dev.dependencies]\nx = "1"\n')
+    assert "fix = true" in grown
+    assert '\nx = "1"' in grown
+
+    written = build_metadata(project / SCRIPT, pyproject, tmp_path)
+    full = tomllib.loads(pyproject)
+
+    assert tomllib.loads(written) == {
+        "project": full["project"],
+        "build-system": full["build-system"],
+        "tool": {
+            "poetry": {
+                key: value for key, value in full["tool"]["poetry"].items() if key not in ("group", "requires-plugins")
+            }
+        },
+    }
+    assert build_metadata(project / SCRIPT, grown, tmp_path) == written
+    assert (
+        build_metadata(project / SCRIPT, pyproject.replace('version = "0.1.0"', 'version = "0.2.0"'), tmp_path)
+        != written
+    )
+
+
+def test_build_metadata_carries_any_text_intact(script, tmp_path):
+    pyproject = PROJECT + (
+        r'description = "quote \" back\\slash \u007f del \u0001 control, tab\t, é and 😀"'
+        "\nn = 1.5\nwhen = 2026-12-03\n"
+        '[tool.poetry]\n"dotted.key" = [1, { "a b" = true }]\n'
+    )
+
+    assert tomllib.loads(build_metadata(script, pyproject, tmp_path)) == tomllib.loads(pyproject)
