@@ -103,9 +103,12 @@ def relock(poetry: str, project: Path, *requirements: str) -> None:
 
 
 def mark_changed(project: Path, token: str) -> None:
-    """A comment in pyproject.toml: the dependencies layer runs again with the same lock."""
-    with (project / "pyproject.toml").open("a", encoding="utf-8") as pyproject:
-        pyproject.write(f"\n# {token}\n")
+    """A new description in pyproject.toml (one of its build tables): the dependencies layer runs again with
+    the same lock."""
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+    assert '\ndescription = "' in text
+    pyproject.write_text(text.replace('\ndescription = "', f'\ndescription = "{token}: ', 1), encoding="utf-8")
 
 
 def cache_mounts(project: Path, action: str, folder: Path) -> subprocess.CompletedProcess:

@@ -77,7 +77,8 @@ def toml(value: Any) -> str:
 
 def build_metadata(pyproject: dict[str, Any]) -> str:
     """The build tables as a pyproject.toml of their own, one inline table a line."""
-    return "".join(f"{toml(key)} = {toml(table)}\n" for key, table in build_tables(pyproject).items())
+    tables = build_tables(pyproject)
+    return "".join(f"{toml(key)} = {toml(table)}\n" for key, table in tables.items())
 
 
 def main() -> None:
