@@ -97,21 +97,22 @@ def image_size(image: str) -> int:
     return int(run(["docker", "image", "inspect", "--format", "{{.Size}}", image]).stdout.strip())
 
 
+def run_probe(image: str, probe: str, *arguments: str) -> str:
+    """What a probe of probes/ prints, run by the image's own Python (as root, the file mounted read-only)."""
+    mount = ["--volume", f"{PROBES_DIR / probe}:/tmp/bench-probe.py:ro"]
+    command = ["docker", "run", "--rm", "--user", "0", *mount, "--entrypoint", "python", image, "/tmp/bench-probe.py"]
+    return run([*command, *arguments]).stdout
+
+
 def installer_bytes(image: str, venv: str) -> int:
     """Bytes of pip, setuptools, wheel and uv in the image's runtime environment (probes/installer_bytes.py)."""
-    probe = PROBES_DIR / "installer_bytes.py"
-    mount = ["--volume", f"{probe}:/tmp/bench-probe.py:ro"]
-    command = ["docker", "run", "--rm", "--user", "0", *mount, "--entrypoint", "python", image, "/tmp/bench-probe.py"]
-    return int(run([*command, venv]).stdout.strip())
+    return int(run_probe(image, "installer_bytes.py", venv).strip())
 
 
 def exclusive_bytes(image: str, project: str, roots: tuple[str, ...]) -> dict:
     """The bytes of the roots (requirements of the installed distribution project) and of what only they need,
     measured in the image by its own Python (probes/exclusive_bytes.py)."""
-    probe = PROBES_DIR / "exclusive_bytes.py"
-    mount = ["--volume", f"{probe}:/tmp/bench-probe.py:ro"]
-    command = ["docker", "run", "--rm", "--user", "0", *mount, "--entrypoint", "python", image, "/tmp/bench-probe.py"]
-    return json.loads(run([*command, project, *roots]).stdout)
+    return json.loads(run_probe(image, "exclusive_bytes.py", project, *roots))
 
 
 def python_seconds(image: str, venv: str, code: str) -> tuple[float, str]:
